@@ -145,3 +145,13 @@ def test_review_is_due_within_six_to_twelve_weeks() -> None:
 
     with pytest.raises(ValueError, match="less than or equal to 12"):
         ActionPlanAgreed.model_validate(plan | {"review_after_weeks": 13})
+
+
+def test_invalid_data_is_reported_without_its_values() -> None:
+    envelope = envelope_for(EXAMPLES[("ReferralReceived", 1)])
+    data = envelope.data | {"child_ref": "", "concerns": "Sensitive words"}
+
+    with pytest.raises(InvalidEventData) as caught:
+        parse_event(envelope.model_copy(update={"data": data}))
+
+    assert "Sensitive words" not in str(caught.value)

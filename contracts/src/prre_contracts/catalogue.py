@@ -77,6 +77,8 @@ def parse_event(envelope: EventEnvelope) -> Event:
 
 
 def _reasons(err: ValidationError) -> str:
+    """Where and why validation failed, without echoing the (possibly
+    personal) values that failed it."""
     parts = []
     for error in err.errors(include_url=False):
         where = ".".join(str(part) for part in error["loc"]) or "data"

@@ -9,9 +9,9 @@ Schema as an ``enum`` an integrator can read.
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 """Free text written by staff. Never the place for a child's personal data."""
@@ -142,6 +142,13 @@ class Term(Value):
     name: Label
     starts_on: datetime.date
     ends_on: datetime.date
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> Self:
+        if self.ends_on < self.starts_on:
+            msg = "a term cannot end before it starts"
+            raise ValueError(msg)
+        return self
 
 
 class Action(Value):
