@@ -5,19 +5,19 @@ class ContractError(Exception):
     """Root of every error raised by ``prre_contracts``."""
 
 
-class UnknownEventType(ContractError):  # noqa: N818 - a published name
+class UnknownEventType(ContractError):
     """No catalogue entry exists for an (event type, schema version) pair."""
 
 
-class InvalidEventData(ContractError):  # noqa: N818 - a published name
+class InvalidEventData(ContractError):
     """An envelope's ``data`` does not match the schema of its event type."""
 
 
-class UnknownPublisher(ContractError):  # noqa: N818 - a published name
+class UnknownPublisher(ContractError):
     """A service name that publishes no events (so has no topic)."""
 
 
-class BreakingSchemaChange(ContractError):  # noqa: N818 - named for the condition
+class BreakingSchemaChange(ContractError):
     """A model changed a published schema version in a breaking way."""
 
     def __init__(self, problems: list[str]) -> None:

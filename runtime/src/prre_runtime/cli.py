@@ -1,0 +1,136 @@
+"""``prre``: start the system, issue tokens, run a relay on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from prre_runtime.clock import SystemClock
+from prre_runtime.errors import PrreError
+from prre_runtime.identity import Role, issue_token
+from prre_runtime.stack import Stack
+
+app = typer.Typer(
+    help="PRRE platform: referral to review for children at risk of exclusion.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+Home = Annotated[
+    Path,
+    typer.Option(
+        help="Where the embedded servers keep data, logs and the local secrets.",
+        envvar="PRRE_HOME",
+    ),
+]
+DEFAULT_HOME = Path(".prre")
+
+
+@app.command()
+def up(home: Home = DEFAULT_HOME) -> None:
+    """Start PostgreSQL, the broker and all five services; Ctrl-C stops them all."""
+    stack = Stack(home=home.resolve(), progress=lambda step: console.log(step))
+    _stop_on_sigterm()
+    try:
+        stack.start_servers()
+        stack.start_services()
+        _print_urls(stack)
+        signal.pause()
+    except KeyboardInterrupt:
+        console.log("stopping")
+    except PrreError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from error
+    finally:
+        stack.stop()
+        console.log("stopped")
+
+
+def _stop_on_sigterm() -> None:
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _print_urls(stack: Stack) -> None:
+    table = Table(title="PRRE is running")
+    table.add_column("service")
+    table.add_column("API")
+    table.add_column("OpenAPI page")
+    for name, service in stack.services.items():
+        table.add_row(name, service.url, f"{service.url}/docs")
+    Console().print(table)
+    Console().print(f"Dashboard: {stack.url('projections')}/")
+    Console().print(
+        "Get a token:  scripts/prre token --role regional-admin --area '*' "
+        "--subject you@example.org"
+    )
+    Console().print("Logs and data: " + str(stack.home) + "   Stop: Ctrl-C")
+
+
+@app.command()
+def token(
+    role: Annotated[Role, typer.Option(help="What the holder does in the system.")],
+    area: Annotated[
+        list[str],
+        typer.Option(help="An area the holder may act in; repeat for more; '*' = all."),
+    ],
+    subject: Annotated[str, typer.Option(help="Who the holder is, e.g. an email.")],
+    hours: Annotated[int, typer.Option(min=1, max=24 * 30)] = 12,
+    home: Home = DEFAULT_HOME,
+) -> None:
+    """Print a signed bearer token for the local system."""
+    secret = (
+        os.environ.get("PRRE_TOKEN_SECRET") or Stack(home=home.resolve()).token_secret
+    )
+    print(
+        issue_token(
+            secret,
+            subject=subject,
+            role=role,
+            areas=area,
+            now=SystemClock().now(),
+            valid_for=timedelta(hours=hours),
+        )
+    )
+
+
+@app.command()
+def relay(
+    database_url: Annotated[str, typer.Option(envvar="PRRE_DATABASE_URL")],
+    kafka_bootstrap_servers: Annotated[
+        str, typer.Option(envvar="PRRE_KAFKA_BOOTSTRAP_SERVERS")
+    ],
+    service: Annotated[str, typer.Option(help="Whose event store to publish.")],
+    topic: Annotated[
+        str | None, typer.Option(help="Defaults to the service's topic.")
+    ] = None,
+    pii_key: Annotated[str | None, typer.Option(envvar="PRRE_PII_KEY")] = None,
+) -> None:
+    """Run one service's outbox relay on its own, until interrupted."""
+    from prre_runtime.standalone import run_relay
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            run_relay(database_url, kafka_bootstrap_servers, service, topic, pii_key)
+        )
+
+
+def main() -> None:
+    try:
+        app()
+    except PrreError as error:
+        console.print(f"[red]{error}[/red]")
+        sys.exit(1)

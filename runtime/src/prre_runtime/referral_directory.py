@@ -1,0 +1,94 @@
+"""What a downstream service knows about referrals from the referral service.
+
+Triage, assessment and the review scheduler all act on referrals they do not
+own. Each keeps this small local directory, fed from the referral topic: which
+referrals exist, in which area, whether consent is confirmed and whether the
+case is closed. It is the consent gate's source of truth outside the referral
+service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter
+
+from prre_contracts import Event, EventEnvelope
+from prre_contracts.events.referral import (
+    ConsentConfirmed,
+    ConsentRefused,
+    ConsentWithdrawn,
+    ReferralClosed,
+    ReferralReceived,
+)
+from prre_runtime.consumer import Connection
+from prre_runtime.http import Caller, Runtime
+from prre_runtime.identity import ALL_AREAS
+
+DIRECTORY_TABLE = """
+CREATE TABLE IF NOT EXISTS referral_directory (
+    referral_id uuid PRIMARY KEY,
+    area_id text NOT NULL,
+    setting_id text NOT NULL,
+    criteria_version integer NOT NULL,
+    received_on date NOT NULL,
+    consent text NOT NULL DEFAULT 'pending',
+    closed_reason text
+)
+"""
+
+
+async def create_directory(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as connection:
+        await connection.execute(DIRECTORY_TABLE)
+
+
+async def track_referral(
+    _: EventEnvelope, event: Event, connection: Connection
+) -> None:
+    """Keep the directory up to date with one referral-service event."""
+    match event:
+        case ReferralReceived():
+            await connection.execute(
+                "INSERT INTO referral_directory (referral_id, area_id, setting_id, "
+                "criteria_version, received_on) VALUES ($1, $2, $3, $4, $5) "
+                "ON CONFLICT DO NOTHING",
+                event.referral_id, event.area_id, event.setting_id,
+                event.criteria_version, event.referred_on,
+            )  # fmt: skip
+        case ConsentConfirmed() | ConsentRefused() | ConsentWithdrawn():
+            consent = {
+                ConsentConfirmed: "confirmed",
+                ConsentRefused: "refused",
+                ConsentWithdrawn: "withdrawn",
+            }[type(event)]
+            await connection.execute(
+                "UPDATE referral_directory SET consent = $2 WHERE referral_id = $1",
+                event.referral_id, consent,
+            )  # fmt: skip
+        case ReferralClosed():
+            await connection.execute(
+                "UPDATE referral_directory SET closed_reason = $2 "
+                "WHERE referral_id = $1",
+                event.referral_id, event.reason,
+            )  # fmt: skip
+
+
+def directory_router() -> APIRouter:
+    router = APIRouter(tags=["referral directory"])
+
+    @router.get("/known-referrals")
+    async def known_referrals(
+        caller: Caller, runtime: Runtime, area_id: str
+    ) -> list[dict[str, Any]]:
+        """The referrals of an area as this service knows them from events."""
+        caller.ensure_area(area_id)
+        rows = await runtime.pool.fetch(
+            "SELECT * FROM referral_directory WHERE area_id = $1 OR $2 "
+            "ORDER BY received_on, referral_id",
+            area_id, area_id == ALL_AREAS,
+        )  # fmt: skip
+        return [dict(row) for row in rows]
+
+    return router

@@ -1,0 +1,2 @@
+"""The review scheduler: durable timers for follow-up reviews and response-time
+targets. For now it follows the referrals it will time."""
