@@ -118,13 +118,24 @@ def relay(
         str | None, typer.Option(help="Defaults to the service's topic.")
     ] = None,
     pii_key: Annotated[str | None, typer.Option(envvar="PRRE_PII_KEY")] = None,
+    check_interval: Annotated[
+        float, typer.Option(help="Seconds between checks that the broker kept data.")
+    ] = 5.0,
 ) -> None:
     """Run one service's outbox relay on its own, until interrupted."""
     from prre_runtime.standalone import run_relay
 
+    _stop_on_sigterm()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
-            run_relay(database_url, kafka_bootstrap_servers, service, topic, pii_key)
+            run_relay(
+                database_url,
+                kafka_bootstrap_servers,
+                service,
+                topic,
+                pii_key,
+                check_interval,
+            )  # fmt: skip
         )
 
 
@@ -134,3 +145,7 @@ def main() -> None:
     except PrreError as error:
         console.print(f"[red]{error}[/red]")
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

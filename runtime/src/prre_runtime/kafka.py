@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -57,3 +59,32 @@ async def ensure_topics(
 
 def _partitions_for(topic: str, partitions: int) -> int:
     return 1 if topic.startswith("prre.deadletter.") else partitions
+
+
+async def stop_reader(reader: AIOKafkaConsumer) -> None:
+    """Stop a short-lived consumer.
+
+    aiokafka cancels its own committed-offsets task when a consumer without a
+    group stops soon after starting, and the cancellation escapes ``stop()``.
+    """
+    try:
+        await reader.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        logger.debug("ignored aiokafka's internal cancellation while stopping")
+
+
+async def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
+    """The end offset of every partition of ``topic`` (empty if it does not exist)."""
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
+    await reader.start()
+    try:
+        partitions = reader.partitions_for_topic(topic) or set()
+        if not partitions:
+            return {}
+        ends = await reader.end_offsets([TopicPartition(topic, p) for p in partitions])
+        return {partition.partition: offset for partition, offset in ends.items()}
+    finally:
+        await stop_reader(reader)

@@ -29,7 +29,7 @@ from opentelemetry.trace import SpanKind
 
 from prre_contracts import EventEnvelope
 from prre_runtime.eventstore import AsyncEventStore
-from prre_runtime.kafka import ensure_topics
+from prre_runtime.kafka import ensure_topics, stop_reader
 from prre_runtime.tracing import context_from, current_trace_headers
 
 logger = logging.getLogger(__name__)
@@ -233,7 +233,7 @@ class OutboxRelay:
                 partitions = reader.partitions_for_topic(self.topic) or set()
             return await _last_positions(reader, self.topic, sorted(partitions))
         finally:
-            await reader.stop()
+            await stop_reader(reader)
 
     async def _close(self, listener: asyncpg.Connection) -> None:
         with contextlib.suppress(Exception):

@@ -20,6 +20,7 @@ async def run_relay(
     service: str,
     topic: str | None,
     cipher_key: str | None,
+    check_interval_s: float,
 ) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
