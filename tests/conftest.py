@@ -19,19 +19,20 @@ from helpers import Tokens
 from prre_runtime.stack import Stack
 
 ARTEFACTS = Path(__file__).resolve().parent.parent / "test-artefacts"
+SPANS = ARTEFACTS / "spans"
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     """PostgreSQL and the broker, started once; services start on demand."""
     home = Path(tempfile.mkdtemp(prefix="prre-test-"))
-    spans = ARTEFACTS / "spans"
+    spans = SPANS
     shutil.rmtree(spans, ignore_errors=True)
     instance = Stack(
         home=home,
         fixed_ports=False,
         extra_env={
-            "PRRE_SPAN_LOG": str(spans / "spans.jsonl"),
+            "PRRE_SPAN_LOG": str(spans / "{service}.jsonl"),
             "PRRE_RELAY_CHECK_INTERVAL_S": "1",
         },
     )

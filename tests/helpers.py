@@ -49,9 +49,9 @@ def unique(prefix: str) -> str:
 
 
 async def read_topic(
-    bootstrap: str, topic: str, expected: int, timeout: float = 30
+    bootstrap: str, topic: str, expected: int, within: float = 30
 ) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record on ``topic`` from the start, once at least ``expected`` are there."""
+    """Every record on ``topic`` from the start, once ``expected`` are there."""
     reader = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -62,7 +62,7 @@ async def read_topic(
     )
     await reader.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     try:
         while time.monotonic() < deadline:
             batch = await reader.getmany(timeout_ms=300)

@@ -57,7 +57,7 @@ def test_an_area_refuses_referrals_made_against_out_of_date_criteria(
 
     message = str(refused.value)
     assert "criteria version 1" in message
-    assert "now uses version 2" in message
+    assert "version 2 was in force" in message
 
 
 def test_an_area_accepts_referrals_that_name_the_current_criteria(
@@ -117,7 +117,12 @@ def test_criteria_versions_count_up_and_earlier_ones_are_not_edited(
             "effective_from": "2025-04-01",
         },
     ]
-    assert new_area.criteria == ["Second"]
+    in_march = new_area.criteria_in_force(date(2025, 3, 20))
+    in_april = new_area.criteria_in_force(date(2025, 4, 2))
+    assert in_march is not None
+    assert in_march.criteria == ["First"]
+    assert in_april is not None
+    assert in_april.criteria == ["Second"]
 
 
 def test_every_fact_records_who_acted_and_when(

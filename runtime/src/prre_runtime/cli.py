@@ -135,7 +135,7 @@ def relay(
                 topic,
                 pii_key,
                 check_interval,
-            )  # fmt: skip
+            )
         )
 
 

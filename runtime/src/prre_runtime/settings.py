@@ -29,7 +29,9 @@ class ServiceSettings(BaseSettings):
         default=None, description="OTLP/HTTP collector, e.g. http://collector:4318"
     )
     span_log: str | None = Field(
-        default=None, description="File that receives finished spans as JSON lines"
+        default=None,
+        description="File that receives finished spans as JSON lines; "
+        "'{service}' in the path becomes the service's name",
     )
     consumer_fetch_max_wait_ms: int = Field(default=10, ge=1, le=5000)
     consumer_max_attempts: int = Field(default=3, ge=1, le=20)

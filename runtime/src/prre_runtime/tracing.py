@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from threading import Lock
+from typing import Any
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
@@ -56,7 +57,7 @@ def setup_tracing(
             BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint))
         )
     if span_log:
-        exporter = JsonLinesSpanExporter(Path(span_log))
+        exporter = JsonLinesSpanExporter(Path(span_log.replace("{service}", service)))
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     _instrument_database_drivers()
@@ -87,13 +88,13 @@ def context_from(headers: Mapping[str, str]) -> context.Context:
     return propagate.extract(dict(headers))
 
 
-def span_log_records(path: Path) -> list[dict[str, object]]:
+def span_log_records(path: Path) -> list[dict[str, Any]]:
     """Read back spans written by :class:`JsonLinesSpanExporter`."""
     if not path.exists():
         return []
     decoder = json.JSONDecoder()
     text = path.read_text(encoding="utf-8")
-    records: list[dict[str, object]] = []
+    records: list[dict[str, Any]] = []
     position = 0
     while position < len(text):
         if text[position].isspace():

@@ -126,10 +126,9 @@ def area_view(area: Area) -> dict[str, Any]:
         "area_id": area.area_id,
         "name": area.name,
         "nation": area.nation,
-        "criteria_version": area.criteria_version or None,
-        "criteria": area.criteria,
+        "criteria_versions": [vars(version) for version in area.criteria_versions],
         "settings": [vars(setting) for setting in area.settings.values()],
-        "accepting_referrals": bool(area.criteria_version and area.settings),
+        "accepting_referrals": bool(area.criteria_versions and area.settings),
     }
 
 

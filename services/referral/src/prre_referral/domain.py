@@ -105,6 +105,15 @@ class Setting:
     enrolled_on: date
 
 
+@dataclass(frozen=True)
+class CriteriaVersion:
+    """One version of an area's referral criteria and the day it takes effect."""
+
+    version: int
+    criteria: list[str]
+    effective_from: date
+
+
 class Area(FactAggregate):
     """One local area: its settings and its referral criteria.
 
@@ -147,8 +156,12 @@ class Area(FactAggregate):
     def define_criteria(
         self, criteria: list[str], effective_from: date, context: CommandContext
     ) -> int:
-        """Record a new version of the referral criteria; earlier ones remain."""
-        version = self.criteria_version + 1
+        """Record a new version of the referral criteria; earlier ones remain.
+
+        The version governs referrals made on or after ``effective_from``, so
+        criteria can be published ahead of the day they apply.
+        """
+        version = len(self.criteria_versions) + 1
         event = ReferralCriteriaDefined(
             area_id=self.area_id,
             version=version,
@@ -158,10 +171,22 @@ class Area(FactAggregate):
         self.record(event, context)
         return version
 
-    def ensure_accepts_referral(
-        self, setting_id: str, criteria_version: int | None
-    ) -> None:
-        if not self.criteria_version:
+    def criteria_in_force(self, on: date) -> CriteriaVersion | None:
+        """The latest criteria version whose effective date is on or before ``on``."""
+        in_force = [v for v in self.criteria_versions if v.effective_from <= on]
+        return max(in_force, key=lambda v: (v.effective_from, v.version), default=None)
+
+    @property
+    def criteria_version(self) -> int:
+        """The version in force today by the area's records (0 when none)."""
+        latest = self.criteria_versions[-1] if self.criteria_versions else None
+        return latest.version if latest else 0
+
+    def accept_referral(
+        self, setting_id: str, referred_on: date, claimed_version: int | None
+    ) -> CriteriaVersion:
+        """The criteria version a referral made on ``referred_on`` is judged by."""
+        if not self.criteria_versions:
             raise RuleBroken(
                 f"Area '{self.area_id}' has no referral criteria yet; its programme "
                 "lead must define them before referrals can be accepted."
@@ -171,12 +196,20 @@ class Area(FactAggregate):
                 f"Setting '{setting_id}' is not enrolled in area '{self.area_id}'; "
                 "ask the area's programme lead to enrol it before referring."
             )
-        if criteria_version not in (None, self.criteria_version):
+        in_force = self.criteria_in_force(referred_on)
+        if in_force is None:
             raise RuleBroken(
-                f"The referral was made against criteria version {criteria_version}, "
-                f"but area '{self.area_id}' now uses version {self.criteria_version}; "
-                "check the referral against the current criteria and send it again."
+                f"Area '{self.area_id}' had no referral criteria in force on "
+                f"{referred_on.isoformat()}; check the referral date."
             )
+        if claimed_version not in (None, in_force.version):
+            raise RuleBroken(
+                f"The referral was made against criteria version {claimed_version}, "
+                f"but version {in_force.version} was in force in area "
+                f"'{self.area_id}' on {referred_on.isoformat()}; check the referral "
+                "against that version and send it again."
+            )
+        return in_force
 
     def when(self, event: Event, private: Mapping[str, Any]) -> None:
         match event:
@@ -186,16 +219,18 @@ class Area(FactAggregate):
                     event.name,
                     event.nation,
                 )
-                self.settings, self.criteria_version, self.criteria = {}, 0, []
+                self.settings: dict[str, Setting] = {}
+                self.criteria_versions: list[CriteriaVersion] = []
             case SettingEnrolled():
                 self.settings[event.setting_id] = Setting(
                     event.setting_id, event.name, event.kind, event.urn,
                     event.lead_name, event.enrolled_on,
                 )  # fmt: skip
             case ReferralCriteriaDefined():
-                self.criteria_version, self.criteria = (
-                    event.version,
-                    list(event.criteria),
+                self.criteria_versions.append(
+                    CriteriaVersion(
+                        event.version, list(event.criteria), event.effective_from
+                    )
                 )
 
 
@@ -216,14 +251,14 @@ class Referral(FactAggregate):
         context: CommandContext,
         criteria_version: int | None = None,
     ) -> Referral:
-        area.ensure_accepts_referral(setting_id, criteria_version)
+        in_force = area.accept_referral(setting_id, referred_on, criteria_version)
         referral_id = uuid.uuid4()
         event = ReferralReceived(
             area_id=area.area_id,
             referral_id=referral_id,
             setting_id=setting_id,
             child_ref=child_ref,
-            criteria_version=area.criteria_version,
+            criteria_version=in_force.version,
             referred_on=referred_on,
             concerns=concerns,
             baseline=baseline,
