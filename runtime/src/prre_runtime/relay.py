@@ -88,8 +88,27 @@ class OutboxRelay:
         self.published_position = 0
         self.published_count = 0
 
+    async def run_forever(self, retry_after_s: float = 1.0) -> None:
+        """Publish until cancelled, starting again after any failure.
+
+        A broker restart, a lost connection or a database hiccup stops one run;
+        the next run resumes from what the topic and the database say.
+        """
+        while True:
+            try:
+                await self.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception(
+                    "relay for %s stopped; starting again in %ss",
+                    self.topic,
+                    retry_after_s,
+                )
+                await asyncio.sleep(retry_after_s)
+
     async def run(self) -> None:
-        """Publish until cancelled."""
+        """Publish until cancelled or until the broker or database fails."""
         await self._prepare()
         listener = await self._listen_for_new_events()
         try:

@@ -101,18 +101,7 @@ class ServiceRuntime:
             topic_for(self.name),
             self.settings.relay_check_interval_s,
         )
-        self._relay_task = asyncio.create_task(self._keep_relaying(), name="relay")
-
-    async def _keep_relaying(self) -> None:
-        assert self.relay is not None
-        while True:
-            try:
-                await self.relay.run()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("relay for %s stopped; restarting in 1s", self.name)
-                await asyncio.sleep(1.0)
+        self._relay_task = asyncio.create_task(self.relay.run_forever(), name="relay")
 
     async def _start_consumer(self) -> None:
         assert self._handler is not None, "a consuming service needs a handler"

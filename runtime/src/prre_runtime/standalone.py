@@ -34,7 +34,7 @@ async def run_relay(
         events, pool, database_url, bootstrap_servers, topic or topic_for(service)
     )
     try:
-        await relay.run()
+        await relay.run_forever()
     finally:
         await pool.close()
         events.close()
