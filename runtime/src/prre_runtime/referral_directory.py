@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
 from prre_contracts import Event, EventEnvelope
 from prre_contracts.events.referral import (
@@ -22,9 +22,12 @@ from prre_contracts.events.referral import (
     ReferralClosed,
     ReferralReceived,
 )
+from prre_runtime.clock import Clock
 from prre_runtime.consumer import Connection
-from prre_runtime.http import Caller, Runtime
+from prre_runtime.http import Caller, Runtime, create_app
 from prre_runtime.identity import ALL_AREAS
+from prre_runtime.service import ServiceRuntime
+from prre_runtime.settings import ServiceSettings
 
 DIRECTORY_TABLE = """
 CREATE TABLE IF NOT EXISTS referral_directory (
@@ -92,3 +95,27 @@ def directory_router() -> APIRouter:
         return [dict(row) for row in rows]
 
     return router
+
+
+def directory_service(
+    name: str,
+    consumes: list[str],
+    settings: ServiceSettings,
+    clock: Clock | None,
+    title: str,
+) -> FastAPI:
+    """A service that, for now, keeps only the referral directory.
+
+    Triage, assessment and the review scheduler start this way until their
+    own pathway steps are built: they subscribe to the topics they will need,
+    answer readiness checks and serve ``/known-referrals``.
+    """
+    runtime = ServiceRuntime(
+        name,
+        settings,
+        clock=clock,
+        consumes=consumes,
+        handler=track_referral,
+        before_consuming=create_directory,
+    )
+    return create_app(runtime, [directory_router()], title=title)

@@ -224,13 +224,17 @@ class ServiceProcess:
                 raise StackError(
                     f"service {self.spec.name} exited at start-up:\n{self.log_tail()}"
                 )
-            try:
-                if httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+            if self._answers_ready():
+                return
             time.sleep(0.2)
         raise StackError(f"service {self.spec.name} was not ready:\n{self.log_tail()}")
+
+    def _answers_ready(self) -> bool:
+        try:
+            response = httpx.get(f"{self.url}/health/ready", timeout=2)
+        except httpx.HTTPError:
+            return False  # not listening yet
+        return response.status_code == 200
 
     def log_tail(self, lines: int = 30) -> str:
         text = (

@@ -6,13 +6,7 @@ from fastapi import FastAPI
 
 from prre_contracts import topic_for
 from prre_runtime.clock import Clock
-from prre_runtime.http import create_app
-from prre_runtime.referral_directory import (
-    create_directory,
-    directory_router,
-    track_referral,
-)
-from prre_runtime.service import ServiceRuntime
+from prre_runtime.referral_directory import directory_service
 from prre_runtime.settings import ServiceSettings
 
 NAME = "assessment"
@@ -20,12 +14,4 @@ CONSUMES = [topic_for(publisher) for publisher in ("referral", "triage")]
 
 
 def build(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI:
-    runtime = ServiceRuntime(
-        NAME,
-        settings,
-        clock=clock,
-        consumes=CONSUMES,
-        handler=track_referral,
-        before_consuming=create_directory,
-    )
-    return create_app(runtime, [directory_router()], title="PRRE assessment service")
+    return directory_service(NAME, CONSUMES, settings, clock, "PRRE assessment service")
