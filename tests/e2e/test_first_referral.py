@@ -232,3 +232,37 @@ def test_downstream_services_learn_of_the_referral_and_its_consent(
         )
 
     assert eventually(known)["received_on"] == consented_case["referred_on"]
+
+
+def test_refused_consent_closes_the_case_and_withdrawal_needs_consent_first(
+    referral_api: httpx.Client, projections_api: httpx.Client, tokens: Tokens, area: str
+) -> None:
+    referrer = tokens.bearer(Role.REFERRER, area)
+    received = referral_api.post(
+        "/referrals", json=referral_body(area, "oak"), headers=referrer
+    )
+    referral_id = received.json()["referral_id"]
+
+    early = referral_api.post(
+        f"/referrals/{referral_id}/consent/withdraw",
+        json={"by": "carer"},
+        headers=referrer,
+    )
+    refused = referral_api.post(
+        f"/referrals/{referral_id}/consent/refuse",
+        json={"by": "carer", "reason": "Family declined"},
+        headers=referrer,
+    )
+
+    assert early.status_code == 409
+    assert "record that consent was refused instead" in early.json()["message"]
+    assert refused.status_code == 200, refused.text
+    assert refused.json()["closed_reason"] == "consent-refused"
+
+    def closed_row() -> dict[str, Any] | None:
+        row: dict[str, Any] = projections_api.get(
+            f"/caseload/{referral_id}", headers=referrer
+        ).json()
+        return row if row.get("stage") == "closed" else None
+
+    assert eventually(closed_row)["closed_reason"] == "consent-refused"

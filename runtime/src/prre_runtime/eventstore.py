@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -112,9 +113,9 @@ class FactAggregate(Aggregate):
     ) -> None:
         self.trigger_event(self.Recorded, fact=make_fact(event, context, private))
 
+    @abstractmethod
     def when(self, event: Event, private: Mapping[str, Any]) -> None:
-        """Apply one event to the aggregate's state."""
-        raise NotImplementedError  # each aggregate names the events it knows
+        """Apply one event to the aggregate's state (each aggregate's own rules)."""
 
 
 class EventStore(Application[uuid.UUID]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
@@ -249,16 +250,34 @@ async def read_referral(
     return referral_view(referral, caller)
 
 
+Decision = Callable[[Referral, ConsentDecision, date, CommandContext], None]
+
+
+async def _decide_consent(
+    referral_id: uuid.UUID,
+    body: ConsentDecision,
+    caller: Principal,
+    runtime: ServiceRuntime,
+    decide: Decision,
+) -> dict[str, Any]:
+    """Load the referral, record one consent decision on it and save it."""
+    caller.ensure_role(*CONSENT_ROLES)
+    referral = await _referral(runtime, referral_id, caller)
+    on = body.on or runtime.clock.today()
+    decide(referral, body, on, context(runtime, caller, body.on))
+    await _save(runtime, referral)
+    return referral_view(referral, caller)
+
+
 @referrals.post("/{referral_id}/consent/confirm")
 async def confirm_consent(
     referral_id: uuid.UUID, body: ConsentDecision, caller: Caller, runtime: Runtime
 ) -> dict[str, Any]:
     """Record that the parent, carer or competent young person consented."""
-    referral = await _consenting(runtime, referral_id, caller)
-    on = body.on or runtime.clock.today()
-    referral.confirm_consent(body.by, on, context(runtime, caller, body.on))
-    await _save(runtime, referral)
-    return referral_view(referral, caller)
+    return await _decide_consent(
+        referral_id, body, caller, runtime,
+        lambda referral, body, on, ctx: referral.confirm_consent(body.by, on, ctx),
+    )  # fmt: skip
 
 
 @referrals.post("/{referral_id}/consent/refuse")
@@ -266,11 +285,12 @@ async def refuse_consent(
     referral_id: uuid.UUID, body: ConsentDecision, caller: Caller, runtime: Runtime
 ) -> dict[str, Any]:
     """Record that consent was refused; the case closes."""
-    referral = await _consenting(runtime, referral_id, caller)
-    on = body.on or runtime.clock.today()
-    referral.refuse_consent(body.by, on, body.reason, context(runtime, caller, body.on))
-    await _save(runtime, referral)
-    return referral_view(referral, caller)
+    return await _decide_consent(
+        referral_id, body, caller, runtime,
+        lambda referral, body, on, ctx: referral.refuse_consent(
+            body.by, on, body.reason, ctx
+        ),
+    )  # fmt: skip
 
 
 @referrals.post("/{referral_id}/consent/withdraw")
@@ -278,13 +298,12 @@ async def withdraw_consent(
     referral_id: uuid.UUID, body: ConsentDecision, caller: Caller, runtime: Runtime
 ) -> dict[str, Any]:
     """Record that consent was withdrawn; the case stops and closes."""
-    referral = await _consenting(runtime, referral_id, caller)
-    on = body.on or runtime.clock.today()
-    referral.withdraw_consent(
-        body.by, on, body.reason, context(runtime, caller, body.on)
-    )
-    await _save(runtime, referral)
-    return referral_view(referral, caller)
+    return await _decide_consent(
+        referral_id, body, caller, runtime,
+        lambda referral, body, on, ctx: referral.withdraw_consent(
+            body.by, on, body.reason, ctx
+        ),
+    )  # fmt: skip
 
 
 async def _area(runtime: ServiceRuntime, area_id: str) -> Area:
@@ -299,13 +318,6 @@ async def _referral(
     referral = await runtime.store.get(referral_id, Referral, "referral")
     caller.ensure_area(referral.area_id)
     return referral
-
-
-async def _consenting(
-    runtime: ServiceRuntime, referral_id: uuid.UUID, caller: Principal
-) -> Referral:
-    caller.ensure_role(*CONSENT_ROLES)
-    return await _referral(runtime, referral_id, caller)
 
 
 async def _save(runtime: ServiceRuntime, *aggregates: Area | Referral) -> None:
