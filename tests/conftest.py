@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from helpers import Tokens
+from prre_runtime.clock import FileClock
 from prre_runtime.stack import Stack
 
 ARTEFACTS = Path(__file__).resolve().parent.parent / "test-artefacts"
@@ -34,6 +35,7 @@ def stack() -> Iterator[Stack]:
         extra_env={
             "PRRE_SPAN_LOG": str(spans / "{service}.jsonl"),
             "PRRE_RELAY_CHECK_INTERVAL_S": "1",
+            "PRRE_CLOCK_FILE": str(home / "clock"),
         },
     )
     try:
@@ -58,6 +60,17 @@ def running(stack: Stack) -> Stack:
     if not stack.services:
         stack.start_services()
     return stack
+
+
+@pytest.fixture
+def clock(stack: Stack) -> Iterator[FileClock]:
+    """The clock every service process reads; a test moves it to move time.
+
+    Empty means wall-clock time; it is emptied again after the test.
+    """
+    path = Path(stack.extra_env["PRRE_CLOCK_FILE"])
+    yield FileClock(path)
+    path.write_text("")
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,8 @@ import pytest
 from helpers import read_topic, unique
 from prre_contracts import Actor, EventEnvelope
 from prre_contracts.events.values import Baseline
-from prre_referral.domain import Area, ChildDetails, Referral
+from prre_referral.domain import ChildDetails, Referral
+from prre_referral.programme import Area
 from prre_runtime.eventstore import CommandContext, EventStore
 from prre_runtime.kafka import end_offsets, ensure_topics
 from prre_runtime.stack import EmbeddedBroker, Stack, free_port, with_database

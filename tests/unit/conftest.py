@@ -9,7 +9,8 @@ import pytest
 
 from prre_contracts import Actor
 from prre_contracts.events.values import Baseline
-from prre_referral.domain import Area, ChildDetails, Referral
+from prre_referral.domain import ChildDetails, Referral
+from prre_referral.programme import Area
 from prre_runtime.eventstore import CommandContext
 
 

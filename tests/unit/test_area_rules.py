@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from prre_referral.domain import Area, Referral
+from prre_referral.domain import Referral
+from prre_referral.programme import Area
 from prre_runtime.errors import RuleBroken
 from prre_runtime.eventstore import CommandContext, FactAggregate
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from prre_referral.domain import Area, ChildDetails, Referral, child_reference
+from prre_referral.domain import ChildDetails, Referral, child_reference
+from prre_referral.programme import Area
 from prre_runtime.errors import RuleBroken
 from prre_runtime.eventstore import CommandContext, EventStore, FactAggregate
 

@@ -51,6 +51,16 @@ Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 Handler = Callable[[EventEnvelope, Event, Connection], Awaitable[None]]
 
 
+def chain(*handlers: Handler) -> Handler:
+    """One handler that runs ``handlers`` in order, in the same transaction."""
+
+    async def handle(envelope: EventEnvelope, event: Event, db: Connection) -> None:
+        for handler in handlers:
+            await handler(envelope, event, db)
+
+    return handle
+
+
 @dataclass
 class ConsumerStats:
     processed: int = 0

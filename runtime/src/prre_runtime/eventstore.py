@@ -88,10 +88,28 @@ class FactAggregate(Aggregate):
 
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, FactAggregate)
-            aggregate.when(event_of(self.fact), self.fact["private"])
+            aggregate.apply_fact(self.fact)
 
     def __init__(self, fact: dict[str, Any]) -> None:
+        self.handled_events: set[str] = set()
+        self.apply_fact(fact)
+
+    def apply_fact(self, fact: Mapping[str, Any]) -> None:
+        """Note which event caused the fact, then let the aggregate apply it."""
+        cause = fact["context"].get("causation_id")
+        if cause:
+            self.handled_events.add(cause)
         self.when(event_of(fact), fact["private"])
+
+    def has_handled(self, event_id: uuid.UUID) -> bool:
+        """Whether a fact caused by ``event_id`` is already recorded here.
+
+        A consumer that reacts to another service's event by recording facts
+        on an aggregate checks this first: the facts and the note that the
+        event was handled are saved in one transaction, so a redelivered event
+        changes nothing.
+        """
+        return str(event_id) in self.handled_events
 
     @classmethod
     def open(

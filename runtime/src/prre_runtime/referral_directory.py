@@ -3,12 +3,17 @@
 Triage, assessment and the review scheduler all act on referrals they do not
 own. Each keeps this small local directory, fed from the referral topic: which
 referrals exist, in which area, whether consent is confirmed and whether the
-case is closed. It is the consent gate's source of truth outside the referral
-service.
+case is closed, and (for services that follow the triage topic) how triage
+decided. It is the consent gate's source of truth outside the referral service:
+work past triage may start only when ``triage = 'accepted'`` and
+``consent = 'confirmed'`` and the case is not closed, whichever of acceptance
+and consent arrived first.
 """
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
 from typing import Any
 
 import asyncpg
@@ -21,6 +26,11 @@ from prre_contracts.events.referral import (
     ConsentWithdrawn,
     ReferralClosed,
     ReferralReceived,
+)
+from prre_contracts.events.triage import (
+    MoreInformationRequested,
+    ReferralAccepted,
+    ReferralDeclined,
 )
 from prre_runtime.clock import Clock
 from prre_runtime.consumer import Connection
@@ -38,7 +48,13 @@ CREATE TABLE IF NOT EXISTS referral_directory (
     received_on date NOT NULL,
     consent text NOT NULL DEFAULT 'pending',
     closed_reason text
-)
+);
+ALTER TABLE referral_directory
+    ADD COLUMN IF NOT EXISTS consent_on date,
+    ADD COLUMN IF NOT EXISTS triage text NOT NULL DEFAULT 'pending',
+    ADD COLUMN IF NOT EXISTS priority text,
+    ADD COLUMN IF NOT EXISTS triaged_on date,
+    ADD COLUMN IF NOT EXISTS closed_on date
 """
 
 
@@ -60,22 +76,63 @@ async def track_referral(
                 event.referral_id, event.area_id, event.setting_id,
                 event.criteria_version, event.referred_on,
             )  # fmt: skip
-        case ConsentConfirmed() | ConsentRefused() | ConsentWithdrawn():
-            consent = {
-                ConsentConfirmed: "confirmed",
-                ConsentRefused: "refused",
-                ConsentWithdrawn: "withdrawn",
-            }[type(event)]
-            await connection.execute(
-                "UPDATE referral_directory SET consent = $2 WHERE referral_id = $1",
-                event.referral_id, consent,
-            )  # fmt: skip
+        case ConsentConfirmed():
+            await _set_consent(connection, event.referral_id, "confirmed",
+                               event.confirmed_on)  # fmt: skip
+        case ConsentRefused():
+            await _set_consent(connection, event.referral_id, "refused",
+                               event.refused_on)  # fmt: skip
+        case ConsentWithdrawn():
+            await _set_consent(connection, event.referral_id, "withdrawn",
+                               event.withdrawn_on)  # fmt: skip
+        case ReferralAccepted():
+            await _set_triage(connection, event.referral_id, "accepted",
+                              event.decided_on, event.priority)  # fmt: skip
+        case ReferralDeclined():
+            await _set_triage(connection, event.referral_id, "declined",
+                              event.decided_on)  # fmt: skip
+        case MoreInformationRequested():
+            await _set_triage(connection, event.referral_id, "more-information",
+                              event.requested_on)  # fmt: skip
         case ReferralClosed():
             await connection.execute(
-                "UPDATE referral_directory SET closed_reason = $2 "
+                "UPDATE referral_directory SET closed_reason = $2, closed_on = $3 "
                 "WHERE referral_id = $1",
-                event.referral_id, event.reason,
+                event.referral_id, event.reason, event.closed_on,
             )  # fmt: skip
+
+
+async def _set_consent(
+    connection: Connection, referral_id: uuid.UUID, consent: str, on: date
+) -> None:
+    await connection.execute(
+        "UPDATE referral_directory SET consent = $2, consent_on = $3 "
+        "WHERE referral_id = $1",
+        referral_id, consent, on,
+    )  # fmt: skip
+
+
+async def _set_triage(
+    connection: Connection,
+    referral_id: uuid.UUID,
+    triage: str,
+    on: date,
+    priority: str | None = None,
+) -> None:
+    await connection.execute(
+        "UPDATE referral_directory SET triage = $2, triaged_on = $3, priority = $4 "
+        "WHERE referral_id = $1",
+        referral_id, triage, on, priority,
+    )  # fmt: skip
+
+
+async def directory_entry(
+    connection: Connection | asyncpg.Pool, referral_id: uuid.UUID
+) -> asyncpg.Record | None:
+    """What this service knows of one referral, or ``None`` if it never heard of it."""
+    return await connection.fetchrow(
+        "SELECT * FROM referral_directory WHERE referral_id = $1", referral_id
+    )
 
 
 def directory_router() -> APIRouter:

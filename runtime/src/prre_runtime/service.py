@@ -11,14 +11,15 @@ import contextlib
 import logging
 import sys
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 from faststream.kafka import KafkaBroker
 
-from prre_contracts import topic_for
-from prre_runtime.clock import Clock, SystemClock
+from prre_contracts import Actor, EventEnvelope, topic_for
+from prre_runtime.clock import Clock, clock_for
 from prre_runtime.consumer import Handler, IdempotentConsumer
 from prre_runtime.eventstore import AsyncEventStore, CommandContext, EventStore
 from prre_runtime.identity import Principal
@@ -43,10 +44,11 @@ class ServiceRuntime:
         handler: Handler | None = None,
         cipher_key: str | None = None,
         before_consuming: Callable[[asyncpg.Pool], Awaitable[None]] | None = None,
+        tasks: Sequence[Callable[[ServiceRuntime], Coroutine[Any, Any, None]]] = (),
     ) -> None:
         self.name = name
         self.settings = settings
-        self.clock = clock or SystemClock()
+        self.clock = clock or clock_for(settings.clock_file)
         self._publishes = publishes
         self._consumes = list(consumes)
         self._handler = handler
@@ -58,6 +60,8 @@ class ServiceRuntime:
         self.consumer: IdempotentConsumer | None = None
         self._broker: KafkaBroker | None = None
         self._relay_task: asyncio.Task[None] | None = None
+        self._task_makers = list(tasks)
+        self._tasks: list[asyncio.Task[None]] = []
         self.ready = False
 
     @property
@@ -82,6 +86,7 @@ class ServiceRuntime:
             await self._start_store_and_relay()
         if self._consumes:
             await self._start_consumer()
+        self._tasks = [asyncio.create_task(make(self)) for make in self._task_makers]
         self.ready = True
         logger.info("service %s is ready", self.name)
 
@@ -124,10 +129,11 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         self.ready = False
-        if self._relay_task is not None:
-            self._relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relay_task
+        for task in [*self._tasks, self._relay_task]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._broker is not None:
             await self._broker.stop()
         if self._store is not None:
@@ -146,6 +152,21 @@ class ServiceRuntime:
             actor=principal.actor,
             occurred_at=occurred_at or self.clock.now(),
             correlation_id=correlation_id or uuid.uuid4(),
+            trace=current_trace_headers(),
+        )
+
+    def reaction_context(self, cause: EventEnvelope) -> CommandContext:
+        """The context of facts this service records in reaction to ``cause``.
+
+        The actor is the service itself; the facts happened when the cause
+        did, belong to its correlation, and name it as their causation, which
+        is how :meth:`FactAggregate.has_handled` recognises a redelivery.
+        """
+        return CommandContext(
+            actor=Actor(subject=f"service:{self.name}", role="system"),
+            occurred_at=cause.occurred_at,
+            correlation_id=cause.correlation_id,
+            causation_id=cause.event_id,
             trace=current_trace_headers(),
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -37,6 +38,11 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(default=3, ge=1, le=20)
     relay_check_interval_s: float = Field(default=5.0, gt=0)
     store_threads: int = Field(default=4, ge=1, le=64)
+    clock_file: Path | None = Field(
+        default=None,
+        description="File holding the current date-time for every service "
+        "(tests and demonstrations move time with it); unset means wall-clock time",
+    )
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -354,6 +354,23 @@ class Stack:
             env["PRRE_PII_KEY"] = self.pii_key
         return env
 
+    def start_replica(self, name: str) -> ServiceProcess:
+        """A second process of service ``name`` sharing its database and group.
+
+        Used to show that what a service guarantees (a review falling due
+        exactly once, say) still holds when it runs as several processes.
+        """
+        spec = self.services[name].spec
+        replicas = sum(1 for key in self.services if key.startswith(f"{name}#"))
+        label = f"{name}#{replicas + 2}"
+        port = free_port()
+        service = ServiceProcess(spec, port, {}, self.home / f"{label}.log")
+        service.env = self.service_env(spec, port)
+        service.start()
+        service.wait_ready()
+        self.services[label] = service
+        return service
+
     def restart_service(self, name: str, *, kill: bool = False) -> None:
         service = self.services[name]
         service.kill() if kill else service.stop()

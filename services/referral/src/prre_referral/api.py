@@ -1,39 +1,36 @@
-"""The referral service's HTTP API: areas, settings, referrals and consent."""
+"""The referral service's HTTP API for referrals and consent."""
 
 from __future__ import annotations
 
 import base64
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator
 
-from prre_contracts.events.values import Baseline, ConsentParty, Nation, SettingKind
+from prre_contracts.events.values import Baseline, ConsentParty
+from prre_referral.commands import (
+    AreaCode,
+    Command,
+    Name,
+    Text,
+    context,
+    load_area,
+    save,
+)
 from prre_referral.domain import (
-    Area,
     ChildDetails,
     Referral,
-    area_aggregate_id,
     child_reference,
 )
-from prre_runtime.errors import NotFound, RuleBroken
 from prre_runtime.eventstore import CommandContext
 from prre_runtime.http import Caller, Runtime
 from prre_runtime.identity import Principal, Role
 from prre_runtime.service import ServiceRuntime
 
-AreaCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")]
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-]
-Text = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
-]
-
-PROGRAMME_ROLES = (Role.REGIONAL_ADMIN, Role.PROGRAMME_LEAD)
 REFERRING_ROLES = (Role.REFERRER, Role.PROGRAMME_LEAD, Role.REGIONAL_ADMIN)
 CONSENT_ROLES = (Role.REFERRER, Role.PROGRAMME_LEAD, Role.TRIAGE_LEAD, Role.CLINICIAN)
 PERSONAL_DATA_ROLES = (
@@ -42,34 +39,6 @@ PERSONAL_DATA_ROLES = (
     Role.CLINICIAN,
     Role.PROGRAMME_LEAD,
 )
-
-
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RegisterArea(Command):
-    area_id: AreaCode = Field(description="Short code, e.g. 'north-yorkshire'.")
-    name: Name
-    nation: Nation
-
-
-class DefineCriteria(Command):
-    criteria: list[Text] = Field(min_length=1)
-    effective_from: date | None = None
-
-
-class EnrolSetting(Command):
-    setting_id: Annotated[
-        str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
-    ]
-    name: Name
-    kind: SettingKind
-    urn: Annotated[str, StringConstraints(pattern=r"^\d{6,7}$")] | None = Field(
-        default=None, description="The setting's DfE unique reference number."
-    )
-    lead_name: Name
-    enrolled_on: date | None = None
 
 
 class Child(Command):
@@ -108,31 +77,6 @@ class ConsentDecision(Command):
     reason: Text | None = None
 
 
-def occurred(runtime: ServiceRuntime, on: date | None) -> datetime:
-    """When a fact dated ``on`` happened: now if today, else that day at noon."""
-    today = runtime.clock.today()
-    if on is None or on >= today:
-        return runtime.clock.now()
-    return datetime.combine(on, time(12), tzinfo=UTC)
-
-
-def context(
-    runtime: ServiceRuntime, caller: Principal, on: date | None
-) -> CommandContext:
-    return runtime.command_context(caller, occurred(runtime, on))
-
-
-def area_view(area: Area) -> dict[str, Any]:
-    return {
-        "area_id": area.area_id,
-        "name": area.name,
-        "nation": area.nation,
-        "criteria_versions": [vars(version) for version in area.criteria_versions],
-        "settings": [vars(setting) for setting in area.settings.values()],
-        "accepting_referrals": bool(area.criteria_versions and area.settings),
-    }
-
-
 def referral_view(referral: Referral, caller: Principal) -> dict[str, Any]:
     view: dict[str, Any] = {
         "referral_id": str(referral.referral_id),
@@ -151,70 +95,7 @@ def referral_view(referral: Referral, caller: Principal) -> dict[str, Any]:
     return view
 
 
-router = APIRouter(tags=["programme"])
 referrals = APIRouter(prefix="/referrals", tags=["referrals"])
-
-
-@router.post("/areas", status_code=201)
-async def register_area(
-    body: RegisterArea, caller: Caller, runtime: Runtime
-) -> dict[str, Any]:
-    """Register a local area. Its programme lead then enrols settings and criteria."""
-    caller.ensure_role(*PROGRAMME_ROLES)
-    caller.ensure_area(body.area_id)
-    await _ensure_new_area(runtime, body.area_id)
-    area = Area.register(
-        body.area_id, body.name, body.nation, context(runtime, caller, None)
-    )
-    await _save(runtime, area)
-    return area_view(area)
-
-
-async def _ensure_new_area(runtime: ServiceRuntime, area_id: str) -> None:
-    try:
-        await _area(runtime, area_id)
-    except NotFound:
-        return
-    raise RuleBroken(f"Area '{area_id}' is already registered.")
-
-
-@router.get("/areas/{area_id}")
-async def read_area(area_id: str, caller: Caller, runtime: Runtime) -> dict[str, Any]:
-    caller.ensure_area(area_id)
-    return area_view(await _area(runtime, area_id))
-
-
-@router.post("/areas/{area_id}/criteria", status_code=201)
-async def define_criteria(
-    area_id: str, body: DefineCriteria, caller: Caller, runtime: Runtime
-) -> dict[str, Any]:
-    """Define a new version of the area's referral criteria."""
-    caller.ensure_area(area_id)
-    caller.ensure_role(*PROGRAMME_ROLES)
-    area = await _area(runtime, area_id)
-    effective = body.effective_from or runtime.clock.today()
-    version = area.define_criteria(
-        body.criteria, effective, context(runtime, caller, None)
-    )
-    await _save(runtime, area)
-    return {"area_id": area_id, "version": version, "criteria": body.criteria}
-
-
-@router.post("/areas/{area_id}/settings", status_code=201)
-async def enrol_setting(
-    area_id: str, body: EnrolSetting, caller: Caller, runtime: Runtime
-) -> dict[str, Any]:
-    """Enrol a school, PRU, alternative provision or YJS team with a named lead."""
-    caller.ensure_area(area_id)
-    caller.ensure_role(*PROGRAMME_ROLES)
-    area = await _area(runtime, area_id)
-    enrolled_on = body.enrolled_on or runtime.clock.today()
-    area.enrol_setting(
-        body.setting_id, body.name, body.kind, body.urn, body.lead_name, enrolled_on,
-        context(runtime, caller, body.enrolled_on),
-    )  # fmt: skip
-    await _save(runtime, area)
-    return vars(area.settings[body.setting_id])
 
 
 @referrals.post("", status_code=201)
@@ -224,7 +105,7 @@ async def receive_referral(
     """Refer a child for a speech and language therapy assessment."""
     caller.ensure_area(body.area_id)
     caller.ensure_role(*REFERRING_ROLES)
-    area = await _area(runtime, body.area_id)
+    area = await load_area(runtime, body.area_id)
     child = ChildDetails(**body.child.model_dump())
     referral = Referral.receive(
         area,
@@ -238,7 +119,7 @@ async def receive_referral(
         context(runtime, caller, body.referred_on),
         body.criteria_version,
     )
-    await _save(runtime, referral)
+    await save(runtime, referral)
     return referral_view(referral, caller)
 
 
@@ -265,7 +146,7 @@ async def _decide_consent(
     referral = await _referral(runtime, referral_id, caller)
     on = body.on or runtime.clock.today()
     decide(referral, body, on, context(runtime, caller, body.on))
-    await _save(runtime, referral)
+    await save(runtime, referral)
     return referral_view(referral, caller)
 
 
@@ -306,23 +187,12 @@ async def withdraw_consent(
     )  # fmt: skip
 
 
-async def _area(runtime: ServiceRuntime, area_id: str) -> Area:
-    return await runtime.store.get(
-        area_aggregate_id(area_id), Area, f"area '{area_id}'"
-    )
-
-
 async def _referral(
     runtime: ServiceRuntime, referral_id: uuid.UUID, caller: Principal
 ) -> Referral:
     referral = await runtime.store.get(referral_id, Referral, "referral")
     caller.ensure_area(referral.area_id)
     return referral
-
-
-async def _save(runtime: ServiceRuntime, *aggregates: Area | Referral) -> None:
-    await runtime.store.save(*aggregates)
-    runtime.events_saved()
 
 
 def _pii_key(request: Request) -> bytes:

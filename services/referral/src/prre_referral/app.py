@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from pydantic import Field, SecretStr
 
-from prre_referral.api import referrals, router
+from prre_referral.api import referrals
+from prre_referral.programme_api import router
 from prre_runtime.clock import Clock
 from prre_runtime.http import create_app
 from prre_runtime.service import ServiceRuntime
