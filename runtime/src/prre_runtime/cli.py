@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from datetime import timedelta
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
@@ -139,7 +140,22 @@ def relay(
         )
 
 
+COMMAND_GROUP = "prre.commands"
+"""Entry-point group through which service packages add ``prre`` sub-commands.
+
+A package declares, in its pyproject, ``[project.entry-points."prre.commands"]``
+``name = "module:typer_app"``; ``prre name --help`` then lists its commands.
+The runtime stays free of any service's code.
+"""
+
+
+def add_service_commands() -> None:
+    for entry in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
+        app.add_typer(entry.load(), name=entry.name)
+
+
 def main() -> None:
+    add_service_commands()
     try:
         app()
     except PrreError as error:
