@@ -39,6 +39,8 @@ def programme_examples() -> list[Event]:
             sponsor_name="Sam Okafor",
             boards=["YJS Management Board", "Education Partnership"],
             confirmed_on=_day(4, 1),
+            yjs_board_approved_on=_day(3, 20),
+            education_partnership_approved_on=_day(4, 1),
         ),
         programme.SltDeliveryModelAgreed(
             area_id=AREA,
@@ -117,6 +119,7 @@ def _setting_examples() -> list[Event]:
             setting_id="hillside-academy",
             delivered_on=_day(9, 10),
             expected_referrals_per_term=6,
+            attendees=12,
         ),
         programme.ServiceLevelArrangementAgreed(
             area_id=AREA,
@@ -125,6 +128,7 @@ def _setting_examples() -> list[Event]:
             starts_on=datetime.date(2026, 1, 5),
             ends_on=datetime.date(2026, 7, 22),
             assessments_per_term=8,
+            terms="Eight assessments a term; SLT visits fortnightly.",
         ),
     ]
 
@@ -145,12 +149,15 @@ def _phase_examples() -> list[Event]:
             delivered_on=_day(9, 24),
             attendees=18,
             setting_ids=["hillside-academy"],
+            attendees_by_setting={"hillside-academy": 18},
         ),
         programme.PilotEvaluationRecorded(
             area_id=AREA,
             evaluated_on=_day(12, 15),
             summary="Referrals arrived as expected; triage met its target.",
             recommendation="proceed-to-scale",
+            approved_by="Chair, YJS Management Board",
+            governance_report="https://reports.example.org/north-shire/pilot",
         ),
         programme.CommissioningCycleOpened(
             area_id=AREA,
@@ -159,6 +166,8 @@ def _phase_examples() -> list[Event]:
             starts_on=datetime.date(2026, 4, 1),
             ends_on=datetime.date(2027, 3, 31),
             report_due_on=datetime.date(2026, 10, 1),
+            start_month=4,
+            length_months=12,
         ),
         programme.GovernanceReportPresented(
             area_id=AREA,
@@ -248,6 +257,12 @@ def assessment_examples() -> list[Event]:
         assessment.AssessmentNotAttended(
             **case, assessment_id=_id(4), missed_on=_day(10, 8)
         ),
+        assessment.AssessmentCancelled(
+            **case,
+            assessment_id=_id(4),
+            cancelled_on=_day(10, 9),
+            reason="consent-withdrawn",
+        ),
         assessment.AssessmentCompleted(
             **case,
             assessment_id=_id(4),
@@ -297,6 +312,8 @@ def _report_examples() -> list[Event]:
             ],
             review_required=True,
             review_after_weeks=8,
+            meeting_id=_id(6),
+            feedback_meeting_on=_day(10, 27),
         ),
     ]
 

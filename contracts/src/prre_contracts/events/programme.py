@@ -54,6 +54,8 @@ class GovernanceConfirmed(ProgrammeEvent):
     sponsor_name: Label
     boards: list[Label] = Field(min_length=1)
     confirmed_on: datetime.date
+    yjs_board_approved_on: datetime.date | None = None
+    education_partnership_approved_on: datetime.date | None = None
 
 
 class SltDeliveryModelAgreed(ProgrammeEvent):
@@ -172,6 +174,7 @@ class BriefingDelivered(ProgrammeEvent):
     setting_id: Label
     delivered_on: datetime.date
     expected_referrals_per_term: int = Field(ge=0)
+    attendees: int | None = Field(default=None, ge=0)
 
 
 class ProgrammeSessionDelivered(ProgrammeEvent):
@@ -183,6 +186,8 @@ class ProgrammeSessionDelivered(ProgrammeEvent):
     delivered_on: datetime.date
     attendees: int = Field(ge=0)
     setting_ids: list[Label] = Field(default_factory=list)
+    attendees_by_setting: dict[str, int] = Field(default_factory=dict)
+    """How many of the attendees came from each setting, by setting id."""
 
 
 class PilotEvaluationRecorded(ProgrammeEvent):
@@ -192,6 +197,10 @@ class PilotEvaluationRecorded(ProgrammeEvent):
     summary: Text
     findings: list[Text] = Field(default_factory=list)
     recommendation: PilotRecommendation
+    approved_by: Label | None = None
+    """Who approved the evaluation, e.g. the chair of the YJS board."""
+    governance_report: Text | None = None
+    """A link to (or reference of) the governance report it was based on."""
 
 
 class ServiceLevelArrangementAgreed(ProgrammeEvent):
@@ -206,6 +215,8 @@ class ServiceLevelArrangementAgreed(ProgrammeEvent):
     starts_on: datetime.date
     ends_on: datetime.date
     assessments_per_term: int | None = Field(default=None, ge=0)
+    terms: Text | None = None
+    """The arrangement's terms in words (what is provided, on what basis)."""
 
 
 class CommissioningCycleOpened(ProgrammeEvent):
@@ -219,6 +230,9 @@ class CommissioningCycleOpened(ProgrammeEvent):
     starts_on: datetime.date
     ends_on: datetime.date
     report_due_on: datetime.date
+    start_month: int | None = Field(default=None, ge=1, le=12)
+    """The calendar month (1-12) every cycle of this area starts in."""
+    length_months: int | None = Field(default=None, ge=1, le=60)
 
 
 class GovernanceReportPresented(ProgrammeEvent):
