@@ -36,6 +36,7 @@ class AssessmentScheduled(AssessmentEvent):
     assessment_id: uuid.UUID
     scheduled_for: datetime.date
     clinician_name: Label | None = None
+    location: Label | None = None
 
 
 class AssessmentRescheduled(AssessmentEvent):
@@ -53,6 +54,18 @@ class AssessmentNotAttended(AssessmentEvent):
     assessment_id: uuid.UUID
     missed_on: datetime.date
     reason: Text | None = None
+
+
+class AssessmentCancelled(AssessmentEvent):
+    """A booked assessment will not take place because the case stopped.
+
+    ``reason`` says why, usually the referral's closure reason, such as
+    consent withdrawn by the parent or carer.
+    """
+
+    assessment_id: uuid.UUID
+    cancelled_on: datetime.date
+    reason: Text
 
 
 class AssessmentCompleted(AssessmentEvent):
@@ -116,6 +129,8 @@ class ActionPlanAgreed(AssessmentEvent):
     actions: list[Action] = Field(min_length=1)
     review_required: bool
     review_after_weeks: int | None = Field(default=None, ge=6, le=12)
+    meeting_id: uuid.UUID | None = None
+    feedback_meeting_on: datetime.date | None = None
 
     @model_validator(mode="after")
     def _review_weeks_match_requirement(self) -> Self:
