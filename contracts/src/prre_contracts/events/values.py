@@ -74,11 +74,12 @@ StakeholderRole = Literal[
 ``senco`` is the special educational needs co-ordinator of a school.
 """
 
-Stage = Literal["triage", "assessment", "report", "feedback", "review"]
+Stage = Literal["triage", "consent", "assessment", "report", "feedback", "review"]
 """A stage of the pathway that has a response-time target.
 
-triage: referral received to triage decision; assessment: the later of
-acceptance and consent to assessment completed; report: assessment completed
+triage: referral received to triage decision (accepted or declined); consent:
+referral received to consent confirmed; assessment: the later of acceptance
+and consent to assessment completed; report: assessment completed
 to report issued; feedback: report issued to feedback meeting; review: review
 due to review completed.
 """
