@@ -231,6 +231,9 @@ def triage_examples() -> list[Event]:
             questions=["Has the child had a hearing test?"],
             requested_on=_day(9, 16),
         ),
+        triage.MoreInformationReceived(
+            **case, request_id=_id(2), received_on=_day(9, 17), answers=["Yes"]
+        ),
         triage.TriageMeetingHeld(
             area_id=AREA,
             meeting_id=_id(3),

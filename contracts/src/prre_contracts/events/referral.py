@@ -49,6 +49,9 @@ class ReferralReceived(ReferralEvent):
     concerns: list[Text] = Field(min_length=1)
     baseline: Baseline
     year_group: int | None = Field(default=None, ge=0, le=14)
+    criteria_met: list[Text] = Field(default_factory=list)
+    """The criteria of ``criteria_version`` the referrer says the child meets,
+    word for word; triage screens the referral against them."""
 
 
 class MoreInformationProvided(ReferralEvent):

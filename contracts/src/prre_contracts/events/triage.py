@@ -16,6 +16,7 @@ from pydantic import Field
 
 from prre_contracts.events.base import CaseEvent, Event
 from prre_contracts.events.values import (
+    Baseline,
     Label,
     Priority,
     Publisher,
@@ -80,6 +81,22 @@ class MoreInformationRequested(TriageEvent):
     request_id: uuid.UUID
     questions: list[Text] = Field(min_length=1)
     requested_on: datetime.date
+    meeting_id: uuid.UUID | None = None
+
+
+class MoreInformationReceived(TriageEvent):
+    """Triage took in the referrer's answers; the case awaits a decision again.
+
+    It follows the referral service's ``MoreInformationProvided`` and repeats
+    what triage needs to decide: the answers, concerns added and any new
+    baseline.
+    """
+
+    request_id: uuid.UUID
+    received_on: datetime.date
+    answers: list[Text] = Field(min_length=1)
+    concerns_added: list[Text] = Field(default_factory=list)
+    baseline: Baseline | None = None
 
 
 class TriageMeetingHeld(Event):
