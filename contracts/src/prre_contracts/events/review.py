@@ -73,8 +73,12 @@ class ReviewCompleted(ReviewSchedulerEvent):
 class ResponseTimeBreached(ReviewSchedulerEvent):
     """A stage took longer than the area's target allows.
 
-    Working days are counted with the area's bank holidays and term dates, as
-    the response-times policy version in force said when the stage began.
+    Working days are counted with the area's bank holidays and term dates,
+    against the response-times policy version in force when the referral
+    arrived. ``breached_on`` is the day the scheduler found the target passed
+    (or the late day the stage ended, if that came first); ``elapsed`` counts
+    working days from ``started_on`` to it. A case may have several reviews,
+    so a review-stage breach names its ``review_id``.
     """
 
     stage: Stage
@@ -83,6 +87,7 @@ class ResponseTimeBreached(ReviewSchedulerEvent):
     policy_version: int = Field(ge=1)
     started_on: datetime.date
     breached_on: datetime.date
+    review_id: uuid.UUID | None = None
 
 
 class TimersCancelled(ReviewSchedulerEvent):
