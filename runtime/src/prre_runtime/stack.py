@@ -293,6 +293,13 @@ class Stack:
             lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
         )
 
+    @property
+    def report_key(self) -> str:
+        return _read_or_create_secret(
+            self.home / "report-key",
+            lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+        )
+
     def start_servers(self) -> None:
         """PostgreSQL and the broker: embedded unless the environment names others."""
         self.home.mkdir(parents=True, exist_ok=True)
@@ -352,6 +359,8 @@ class Stack:
         }
         if spec.name == "referral":
             env["PRRE_PII_KEY"] = self.pii_key
+        if spec.name == "assessment":
+            env["PRRE_REPORT_KEY"] = self.report_key
         return env
 
     def start_replica(self, name: str) -> ServiceProcess:

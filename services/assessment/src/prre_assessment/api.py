@@ -1,0 +1,295 @@
+"""The assessment service's HTTP API: booking, report, meeting and plan.
+
+Every command is sent by an SLT clinician of the referral's area; request
+bodies are commands (imperative names). The domain answers a broken pathway
+rule with a 409 whose message says what to do.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from prre_assessment.commands import (
+    ACTING_ROLES,
+    READING_ROLES,
+    authorised_case,
+    booked_record,
+    context,
+    find_record,
+    save,
+)
+from prre_assessment.domain import AssessmentRecord, Stakeholder
+from prre_assessment.queue import further_support_reviews
+from prre_assessment.views import record_view, report_document
+from prre_contracts.events.values import Action, StakeholderRole
+from prre_runtime.errors import NotFound, RuleBroken
+from prre_runtime.http import Caller, Runtime
+
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
+]
+Document = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100_000)
+]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Person(Command):
+    """Someone around the child: their role in the case and their name."""
+
+    role: StakeholderRole
+    name: Name
+
+    def stakeholder(self) -> Stakeholder:
+        return Stakeholder(self.role, self.name)
+
+
+class ScheduleAssessment(Command):
+    scheduled_for: date
+    clinician_name: Name
+    location: Name | None = None
+
+
+class RescheduleAssessment(Command):
+    scheduled_for: date
+    reason: Text | None = None
+
+
+class RecordNonAttendance(Command):
+    missed_on: date | None = None
+    reason: Text | None = None
+
+
+class CompleteAssessment(Command):
+    completed_on: date | None = None
+    communication_needs: list[Text] = Field(default_factory=list)
+
+
+class IssueReport(Command):
+    text: Document
+    shared_with: list[Person] = Field(min_length=1)
+    author_name: Name
+    issued_on: date | None = None
+
+
+class AmendReport(Command):
+    text: Document
+    reason: Text
+    shared_with: list[Person] = Field(min_length=1)
+    amended_on: date | None = None
+
+
+class HoldFeedbackMeeting(Command):
+    held_on: date
+    attendees: list[Person] = Field(min_length=1)
+
+
+class AgreeActionPlan(Command):
+    """The plan; ``review_after_weeks`` is any positive number, the domain
+    refuses one outside the 6 to 12 week window with a 409."""
+
+    actions: list[Action] = Field(min_length=1)
+    review_required: bool
+    review_after_weeks: int | None = Field(default=None, ge=1)
+    agreed_on: date | None = None
+
+
+assessments = APIRouter(prefix="/assessments", tags=["assessments"])
+
+
+@assessments.post("/{referral_id}/schedule", status_code=201)
+async def schedule(
+    referral_id: uuid.UUID, body: ScheduleAssessment, caller: Caller, runtime: Runtime
+) -> dict[str, Any]:
+    """Book the assessment of an accepted, consented referral."""
+    case = await authorised_case(runtime, caller, referral_id, ACTING_ROLES)
+    record = await find_record(runtime, referral_id)
+    if record is not None:
+        record.schedule_again(case)
+    record = AssessmentRecord.schedule(
+        case,
+        body.scheduled_for,
+        body.clinician_name,
+        body.location,
+        context(runtime, caller, None),
+    )
+    await save(runtime, record, "scheduled")
+    return record_view(record)
+
+
+@assessments.post("/{referral_id}/reschedule")
+async def reschedule(
+    referral_id: uuid.UUID,
+    body: RescheduleAssessment,
+    caller: Caller,
+    runtime: Runtime,
+) -> dict[str, Any]:
+    case = await authorised_case(runtime, caller, referral_id, ACTING_ROLES)
+    record = await booked_record(runtime, case)
+    record.reschedule(
+        case, body.scheduled_for, body.reason, context(runtime, caller, None)
+    )
+    await save(runtime, record, "rescheduled")
+    return record_view(record)
+
+
+@assessments.post("/{referral_id}/non-attendance")
+async def record_non_attendance(
+    referral_id: uuid.UUID,
+    body: RecordNonAttendance,
+    caller: Caller,
+    runtime: Runtime,
+) -> dict[str, Any]:
+    case = await authorised_case(runtime, caller, referral_id, ACTING_ROLES)
+    record = await booked_record(runtime, case)
+    missed_on = body.missed_on or record.booking.scheduled_for
+    record.record_non_attendance(
+        case, missed_on, body.reason, context(runtime, caller, missed_on)
+    )
+    await save(runtime, record, "not attended")
+    return record_view(record)
+
+
+@assessments.post("/{referral_id}/complete")
+async def complete(
+    referral_id: uuid.UUID, body: CompleteAssessment, caller: Caller, runtime: Runtime
+) -> dict[str, Any]:
+    case = await authorised_case(runtime, caller, referral_id, ACTING_ROLES)
+    record = await booked_record(runtime, case)
+    on = body.completed_on or runtime.clock.today()
+    record.complete(
+        case, on, body.communication_needs, context(runtime, caller, body.completed_on)
+    )
+    await save(runtime, record, "completed")
+    return record_view(record)
+
+
+@assessments.post("/{referral_id}/report", status_code=201)
+async def issue_report(
+    referral_id: uuid.UUID, body: IssueReport, caller: Caller, runtime: Runtime
+) -> dict[str, Any]:
+    """Issue the written report (version 1) of a completed assessment."""
+    case = await authorised_case(runtime, caller, referral_id, ACTING_ROLES)
+    record = await booked_record(runtime, case)
+    on = body.issued_on or runtime.clock.today()
+    people = [person.stakeholder() for person in body.shared_with]
+    record.issue_report(
+        case, body.text, people, on, body.author_name,
+        context(runtime, caller, body.issued_on),
+    )  # fmt: skip
+    await save(runtime, record, "report issued")
+    return record_view(record)
+
+
+@assessments.post("/{referral_id}/report/amendments", status_code=201)
+async def amend_report(
+    referral_id: uuid.UUID, body: AmendReport, caller: Caller, runtime: Runtime
+) -> dict[str, Any]:
+    """Issue a corrected report as a new version."""
+    case = await authorised_case(runtime, caller, referral_id, ACTING_ROLES)
+    record = await booked_record(runtime, case)
+    on = body.amended_on or runtime.clock.today()
+    people = [person.stakeholder() for person in body.shared_with]
+    record.amend_report(
+        case, body.text, body.reason, people, on,
+        context(runtime, caller, body.amended_on),
+    )  # fmt: skip
+    await save(runtime, record, f"report version {len(record.reports)}")
+    return record_view(record)
+
+
+@assessments.get(
+    "/{referral_id}/report/versions/{version}", response_class=PlainTextResponse
+)
+async def download_report(
+    referral_id: uuid.UUID, version: int, caller: Caller, runtime: Runtime
+) -> PlainTextResponse:
+    """One version of the report as a Markdown document."""
+    case = await authorised_case(runtime, caller, referral_id, READING_ROLES)
+    record = await find_record(runtime, case.referral_id)
+    report = record.report(version) if record else None
+    if record is None or report is None:
+        raise NotFound(f"No report version {version} for referral {referral_id}.")
+    filename = f"assessment-report-{referral_id}-v{version}.md"
+    return PlainTextResponse(
+        report_document(record, report),
+        media_type="text/markdown; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@assessments.post("/{referral_id}/feedback-meeting", status_code=201)
+async def hold_feedback_meeting(
+    referral_id: uuid.UUID,
+    body: HoldFeedbackMeeting,
+    caller: Caller,
+    runtime: Runtime,
+) -> dict[str, Any]:
+    case = await authorised_case(runtime, caller, referral_id, ACTING_ROLES)
+    record = await booked_record(runtime, case)
+    people = [person.stakeholder() for person in body.attendees]
+    record.hold_feedback_meeting(
+        case, body.held_on, people, context(runtime, caller, body.held_on)
+    )
+    await save(runtime, record, "feedback meeting held")
+    return record_view(record)
+
+
+@assessments.post("/{referral_id}/action-plan", status_code=201)
+async def agree_action_plan(
+    referral_id: uuid.UUID, body: AgreeActionPlan, caller: Caller, runtime: Runtime
+) -> dict[str, Any]:
+    """Record the action plan agreed at the feedback meeting."""
+    case = await authorised_case(runtime, caller, referral_id, ACTING_ROLES)
+    record = await booked_record(runtime, case)
+    weeks = _review_weeks(body)
+    further = await further_support_reviews(runtime.pool, referral_id)
+    on = body.agreed_on or runtime.clock.today()
+    record.agree_action_plan(
+        case, body.actions, weeks, on, further,
+        context(runtime, caller, body.agreed_on),
+    )  # fmt: skip
+    await save(runtime, record, "action plan agreed")
+    return record_view(record)
+
+
+def _review_weeks(body: AgreeActionPlan) -> int | None:
+    """The review's timing; a number that contradicts ``review_required`` is a 409."""
+    if not body.review_required:
+        if body.review_after_weeks is not None:
+            raise RuleBroken(
+                "No follow-up review is required, so leave out review_after_weeks "
+                "(or set review_required to true)."
+            )
+        return None
+    if body.review_after_weeks is None:
+        raise RuleBroken(
+            "A follow-up review is required, so say after how many weeks it should "
+            "take place (between 6 and 12 weeks after the feedback meeting)."
+        )
+    return body.review_after_weeks
+
+
+@assessments.get("/{referral_id}")
+async def read_record(
+    referral_id: uuid.UUID, caller: Caller, runtime: Runtime
+) -> dict[str, Any]:
+    """The referral's assessment history, report versions, meetings and plans."""
+    case = await authorised_case(runtime, caller, referral_id, READING_ROLES)
+    record = await find_record(runtime, referral_id)
+    if record is None:
+        return {"referral_id": str(referral_id), "area_id": case.area_id,
+                "status": "not-scheduled"}  # fmt: skip
+    return record_view(record)
