@@ -75,10 +75,11 @@ class ResponseTimeBreached(ReviewSchedulerEvent):
 
     Working days are counted with the area's bank holidays and term dates,
     against the response-times policy version in force when the referral
-    arrived. ``breached_on`` is the day the scheduler found the target passed
-    (or the late day the stage ended, if that came first); ``elapsed`` counts
-    working days from ``started_on`` to it. A case may have several reviews,
-    so a review-stage breach names its ``review_id``.
+    arrived. ``breached_on`` is the first working day beyond the target;
+    ``elapsed_working_days`` counts working days from ``started_on`` to the
+    day the breach was recorded (or to the day a late stage ended, if it
+    ended before the scheduler looked). A case may have several reviews, so a
+    review-stage breach names its ``review_id``.
     """
 
     stage: Stage
