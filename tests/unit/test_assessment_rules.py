@@ -315,7 +315,7 @@ def test_the_record_is_rebuilt_with_its_reports_from_an_encrypted_store(
     )
     store.save(discussed)
 
-    again = store.repository.get(discussed.id)
+    again: object = store.repository.get(discussed.id)
 
     assert isinstance(again, AssessmentRecord)
     assert again.report(1) == discussed.report(1)
