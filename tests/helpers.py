@@ -75,23 +75,117 @@ async def read_topic(
     return records
 
 
-def new_area(client: httpx.Client, tokens: Tokens, *settings: str) -> str:
-    """Register an area with criteria and the given settings; return its id."""
-    area_id = unique("area")
+RESPONSE_TIMES = {
+    "triage": 5,
+    "consent": 10,
+    "assessment": 20,
+    "report": 10,
+    "feedback": 10,
+    "review": 10,
+}
+"""Default working days per stage that ``new_area`` defines (version 1)."""
+
+THRESHOLDS: dict[str, Any] = {
+    "attendance_below_percent": 90,
+    "suspensions_at_least": 3,
+    "exclusion_statuses": ["suspended", "permanently-excluded"],
+}
+"""Default triage thresholds that ``new_area`` defines (version 1): urgent when
+attendance is below 90%, at least 3 suspensions, or suspended/excluded."""
+
+CRITERIA = ["Child at risk of exclusion with communication needs"]
+
+
+def new_area(
+    client: httpx.Client,
+    tokens: Tokens,
+    *settings: str,
+    area_id: str | None = None,
+    nation: str = "england",
+    phase: str = "pilot",
+    effective_from: str | None = None,
+    thresholds: dict[str, Any] | None = None,
+    response_times: dict[str, int] | None = None,
+    term_dates: dict[str, list[dict[str, str]]] | None = None,
+) -> str:
+    """Register an area, complete its mobilisation checklist and move it on.
+
+    By default the area ends in pilot, ready for referrals from ``settings``
+    (at least one is enrolled: ``pilot-school`` when none is given), with
+    criteria, THRESHOLDS and RESPONSE_TIMES as version 1, no term dates
+    (pass ``term_dates={"2025/26": [{"name", "starts_on", "ends_on"}]}``) and
+    the nation given. ``phase="mobilisation"`` stops before moving to pilot.
+    ``effective_from`` (ISO date) dates the policies; default today.
+    """
+    area_id = area_id or unique("area")
     admin = tokens.bearer(Role.REGIONAL_ADMIN, "*")
+
+    def post(path: str, body: dict[str, Any], status: int = 201) -> httpx.Response:
+        response = client.post(f"/areas/{area_id}{path}", json=body, headers=admin)
+        assert response.status_code == status, response.text
+        return response
+
     created = client.post(
         "/areas",
-        json={"area_id": area_id, "name": area_id, "nation": "england"},
+        json={"area_id": area_id, "name": area_id, "nation": nation},
         headers=admin,
     )
     assert created.status_code == 201, created.text
-    criteria = {"criteria": ["Child at risk of exclusion with communication needs"]}
-    assert (
-        client.post(
-            f"/areas/{area_id}/criteria", json=criteria, headers=admin
-        ).status_code
-        == 201
-    )
+    for path, body in mobilisation_steps(
+        effective_from, thresholds, response_times, settings or ("pilot-school",)
+    ):
+        post(path, body)
+    for year, terms in (term_dates or {}).items():
+        post("/term-dates", {"academic_year": year, "terms": terms})
+    if phase in ("pilot", "scale"):
+        post("/phase", {"to_phase": "pilot"}, status=200)
+    return area_id
+
+
+def mobilisation_steps(
+    effective_from: str | None,
+    thresholds: dict[str, Any] | None,
+    response_times: dict[str, int] | None,
+    settings: tuple[str, ...],
+) -> list[tuple[str, dict[str, Any]]]:
+    """Every mobilisation checklist item as (path under the area, body)."""
+    dated = {"effective_from": effective_from} if effective_from else {}
+    steps: list[tuple[str, dict[str, Any]]] = [
+        (
+            "/governance",
+            {
+                "sponsor_name": "Sam Sponsor",
+                "yjs_board_approved_on": "2025-01-15",
+                "education_partnership_approved_on": "2025-01-22",
+            },
+        ),
+        (
+            "/slt-delivery-model",
+            {
+                "delivery_model": "commissioned",
+                "provider": "Community NHS Trust",
+                "clinical_governance_lead_name": "Dr Clinical Lead",
+                "agreed_on": "2025-01-29",
+            },
+        ),
+        (
+            "/information-sharing-agreement",
+            {
+                "reference": "ISA-TEST-1",
+                "parties": ["Council", "NHS Trust"],
+                "lawful_basis": "UK GDPR 6(1)(e) public task",
+                "retention_months": 84,
+                "signed_on": "2025-02-03",
+                "review_on": "2026-02-03",
+            },
+        ),
+        ("/criteria", {"criteria": CRITERIA, **dated}),
+        ("/triage-thresholds", {**(thresholds or THRESHOLDS), **dated}),
+        (
+            "/response-times",
+            {"working_days": response_times or RESPONSE_TIMES, **dated},
+        ),
+    ]
     for setting_id in settings:
         enrolment = {
             "setting_id": setting_id,
@@ -99,11 +193,8 @@ def new_area(client: httpx.Client, tokens: Tokens, *settings: str) -> str:
             "kind": "school",
             "lead_name": "A Lead",
         }
-        response = client.post(
-            f"/areas/{area_id}/settings", json=enrolment, headers=admin
-        )
-        assert response.status_code == 201, response.text
-    return area_id
+        steps.append(("/settings", enrolment))
+    return steps
 
 
 def referral_body(area_id: str, setting_id: str, **overrides: Any) -> dict[str, Any]:

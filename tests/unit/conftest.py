@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import pytest
+from area_builders import mobilise
 
 from prre_contracts import Actor
 from prre_contracts.events.values import Baseline
@@ -31,7 +32,10 @@ def new_area(context: CommandContext) -> Area:
 
 @pytest.fixture
 def area(new_area: Area, context: CommandContext) -> Area:
-    """An area with one enrolled school and criteria version 1."""
+    """An area in pilot with one enrolled school and criteria version 1.
+
+    Its mobilisation checklist is complete (see area_builders.mobilise).
+    """
     new_area.enrol_setting(
         "hill-school", "Hill School", "school", "100001", "A. Lead",
         date(2025, 3, 3), context,
@@ -41,7 +45,7 @@ def area(new_area: Area, context: CommandContext) -> Area:
         date(2025, 3, 3),
         context,
     )
-    return new_area
+    return mobilise(new_area, context)
 
 
 @pytest.fixture

@@ -135,6 +135,12 @@ def test_every_fact_records_who_acted_and_when(
         "AreaRegistered",
         "SettingEnrolled",
         "ReferralCriteriaDefined",
+        "GovernanceConfirmed",
+        "SltDeliveryModelAgreed",
+        "InformationSharingAgreementSigned",
+        "TriageThresholdsDefined",
+        "ResponseTimesDefined",
+        "AreaPhaseChanged",
     ]
     for fact in facts:
         assert fact["context"]["actor"] == {
