@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,7 @@ def baseline(
     )
 
 
-def facts(aggregate: FactAggregate) -> list[dict[str, object]]:
+def facts(aggregate: FactAggregate) -> list[dict[str, Any]]:
     return [
         e.fact
         for e in aggregate.pending_events
@@ -82,13 +83,13 @@ def test_criteria_the_referral_does_not_name_are_not_met() -> None:
     ],
 )
 def test_a_baseline_crossing_any_threshold_is_suggested_as_urgent(
-    measures: dict[str, object], priority: str
+    measures: dict[str, Any], priority: str
 ) -> None:
     screening = screen(
         CRITERIA,
         list(CRITERIA.criteria),
         baseline(**measures),
-        THRESHOLDS,  # type: ignore[arg-type]
+        THRESHOLDS,
     )
 
     assert screening.suggested_priority == priority
@@ -165,7 +166,8 @@ def test_answers_return_the_case_to_awaiting_a_decision(
     request_id = case.request_more_information(
         ["Has the child had a hearing test?"], date(2025, 3, 4), None, context
     )
-    assert case.awaits(request_id) and case.status == "awaiting-information"
+    assert case.awaits(request_id)
+    assert case.status == "awaiting-information"
 
     case.receive_information(["Yes, in 2024"], [], None, date(2025, 3, 6), context)
 
