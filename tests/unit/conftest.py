@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import pytest
-from area_builders import mobilise
 
+from area_builders import mobilise
 from prre_contracts import Actor
 from prre_contracts.events.values import Baseline
 from prre_referral.domain import ChildDetails, Referral

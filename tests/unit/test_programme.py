@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
-from area_builders import RESPONSE_TIMES, agreement, complete_mobilisation
 
+from area_builders import RESPONSE_TIMES, agreement, complete_mobilisation
 from prre_contracts.events.programme import PilotEvaluationRecorded
 from prre_contracts.events.values import PilotRecommendation, Term
 from prre_referral.domain import Referral

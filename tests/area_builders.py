@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 from prre_contracts.events.programme import InformationSharingAgreementSigned
+from prre_contracts.events.values import Stage
 from prre_referral.programme import Area
 from prre_runtime.eventstore import CommandContext
 
-RESPONSE_TIMES = {
+RESPONSE_TIMES: dict[Stage, int] = {
     "triage": 5,
     "consent": 10,
     "assessment": 20,
