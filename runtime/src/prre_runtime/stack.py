@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import importlib
 import logging
 import os
 import secrets
@@ -47,6 +48,10 @@ class ServiceSpec:
     name: str
     module: str
     default_port: int
+    database_setup: str | None = None
+    """``module:function(admin_url, password) -> url`` run once the database
+    exists, with an administrator's URL; the service then connects with the
+    (less privileged) URL it returns instead of the administrator's."""
 
     @property
     def database(self) -> str:
@@ -54,7 +59,12 @@ class ServiceSpec:
 
 
 SERVICES = (
-    ServiceSpec("projections", "prre_projections", 8000),
+    ServiceSpec(
+        "projections",
+        "prre_projections",
+        8000,
+        database_setup="prre_projections.audit:protect_audit_trail",
+    ),
     ServiceSpec("referral", "prre_referral", 8001),
     ServiceSpec("triage", "prre_triage", 8002),
     ServiceSpec("assessment", "prre_assessment", 8003),
@@ -279,6 +289,7 @@ class Stack:
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     database_server_url: str = ""
     bootstrap_servers: str = ""
+    database_urls: dict[str, str] = field(default_factory=dict)
 
     @property
     def token_secret(self) -> str:
@@ -330,6 +341,22 @@ class Stack:
                     connection.execute(
                         sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
                     )
+        if names is None:
+            self.set_up_databases()
+
+    def set_up_databases(self) -> None:
+        """Run each service's database set-up; remember the URL it connects with."""
+        for spec in SERVICES:
+            url = with_database(self.database_server_url, spec.database)
+            if spec.database_setup:
+                module, function = spec.database_setup.split(":")
+                set_up = getattr(importlib.import_module(module), function)
+                password = _read_or_create_secret(
+                    self.home / f"{spec.name}-db-password",
+                    lambda: secrets.token_urlsafe(24),
+                )
+                url = set_up(url, password)
+            self.database_urls[spec.name] = url
 
     def start_services(self) -> None:
         for spec in SERVICES:
@@ -350,7 +377,8 @@ class Stack:
     def service_env(self, spec: ServiceSpec, port: int) -> dict[str, str]:
         env = {
             **os.environ,
-            "PRRE_DATABASE_URL": with_database(self.database_server_url, spec.database),
+            "PRRE_DATABASE_URL": self.database_urls.get(spec.name)
+            or with_database(self.database_server_url, spec.database),
             "PRRE_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "PRRE_TOKEN_SECRET": self.token_secret,
             "PRRE_HTTP_HOST": "127.0.0.1",
