@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import uuid
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import pytest
 
+from prre_contracts.events.values import Baseline
 from prre_referral.domain import ChildDetails, Referral, child_reference
 from prre_referral.programme import Area
 from prre_runtime.errors import RuleBroken
 from prre_runtime.eventstore import CommandContext, EventStore, FactAggregate
 
 PII_KEY = b"k" * 32
+BASELINE = Baseline(
+    attendance_percent=82.5, suspensions_this_year=2, exclusion_status="at-risk"
+)
 
 
 def recorded_facts(aggregate: FactAggregate) -> list[dict[str, Any]]:
@@ -250,3 +255,130 @@ def test_the_child_reference_does_not_reveal_the_child(child: ChildDetails) -> N
     assert reference.startswith("CH-")
     for personal in ("robin", "example", "2013"):
         assert personal not in reference.lower()
+
+
+# The referrer's side of triage, withdrawal and closure ---------------------
+
+REQUEST = uuid.UUID("9d6a2f0e-58c1-4f3b-8a27-5e1d0c4b7a36")
+TRIAGE_EVENT = uuid.UUID("1f4e7a2b-6c3d-4e5f-8a9b-0c1d2e3f4a5b")
+
+
+def reaction(context: CommandContext, cause: uuid.UUID) -> CommandContext:
+    """The context of a fact the service records in reaction to event ``cause``."""
+    return dataclasses.replace(context, causation_id=cause)
+
+
+def test_a_referral_records_the_criteria_it_says_it_meets(
+    area: Area, child: ChildDetails, context: CommandContext
+) -> None:
+    referral = Referral.receive(
+        area, "hill-school", child, "CH-TESTREF", ["Concern"], BASELINE,
+        date(2025, 3, 10), 8, context, None, [" at risk of EXCLUSION"],
+    )  # fmt: skip
+
+    assert recorded_facts(referral)[0]["data"]["criteria_met"] == [
+        " at risk of EXCLUSION"
+    ]
+
+
+def test_a_referral_naming_a_criterion_the_area_never_wrote_is_refused(
+    area: Area, child: ChildDetails, context: CommandContext
+) -> None:
+    with pytest.raises(RuleBroken) as refused:
+        Referral.receive(
+            area, "hill-school", child, "CH-TESTREF", ["Concern"], BASELINE,
+            date(2025, 3, 10), 8, context, None, ["Lives nearby"],
+        )  # fmt: skip
+
+    assert str(refused.value) == (
+        "The referral names criteria that are not in version 1 of the area's "
+        "referral criteria: Lives nearby. Quote the criteria as the area wrote them."
+    )
+
+
+def test_answers_are_refused_until_triage_asks(
+    referral: Referral, context: CommandContext
+) -> None:
+    with pytest.raises(RuleBroken) as refused:
+        referral.provide_more_information(
+            None, ["Yes"], [], None, date(2025, 3, 12), context
+        )
+
+    assert "has not asked for more information" in str(refused.value)
+
+
+def test_answers_add_concerns_and_replace_the_baseline_once_only(
+    referral: Referral, context: CommandContext
+) -> None:
+    newer = Baseline(
+        attendance_percent=70, suspensions_this_year=3, exclusion_status="suspended"
+    )
+
+    referral.provide_more_information(
+        REQUEST, ["Hearing test clear"], ["Withdrawn in class"], newer,
+        date(2025, 3, 12), context,
+    )  # fmt: skip
+
+    assert referral.concerns[-1] == "Withdrawn in class"
+    assert referral.baseline == newer
+    assert recorded_facts(referral)[-1]["data"]["request_id"] == str(REQUEST)
+    with pytest.raises(RuleBroken, match="already answered"):
+        referral.provide_more_information(
+            REQUEST, ["Again"], [], None, date(2025, 3, 13), context
+        )
+
+
+def test_withdrawing_a_referral_closes_it(
+    referral: Referral, context: CommandContext
+) -> None:
+    referral.withdraw(date(2025, 3, 14), "Family moved away", context)
+
+    types = [f["type"] for f in recorded_facts(referral)]
+    assert types[-2:] == ["ReferralWithdrawn", "ReferralClosed"]
+    assert referral.closed_reason == "withdrawn-by-referrer"
+    assert referral.closed_on == date(2025, 3, 14)
+    with pytest.raises(RuleBroken, match="closed \\(withdrawn-by-referrer\\)"):
+        referral.withdraw(date(2025, 3, 15), None, context)
+
+
+def test_a_reaction_closes_an_open_case_once(
+    referral: Referral, context: CommandContext
+) -> None:
+    cause = reaction(context, TRIAGE_EVENT)
+
+    first = referral.close_in_reaction("declined", date(2025, 3, 12), cause)
+    again = referral.close_in_reaction("declined", date(2025, 3, 12), cause)
+
+    assert (first, again) == (True, False)
+    assert [f["type"] for f in recorded_facts(referral)].count("ReferralClosed") == 1
+    assert referral.closed_reason == "declined"
+
+
+def test_a_redelivered_event_is_recognised_after_a_rebuild(
+    referral: Referral, context: CommandContext
+) -> None:
+    referral.close_in_reaction(
+        "completed", date(2025, 6, 2), reaction(context, TRIAGE_EVENT)
+    )
+    store = memory_store()
+    store.save(referral)
+    rebuilt: object = store.repository.get(referral.id)
+    assert isinstance(rebuilt, Referral)
+
+    assert rebuilt.has_handled(TRIAGE_EVENT)
+    assert not rebuilt.close_in_reaction(
+        "completed", date(2025, 6, 2), reaction(context, TRIAGE_EVENT)
+    )
+
+
+def test_a_case_closed_first_keeps_its_first_reason(
+    referral: Referral, context: CommandContext
+) -> None:
+    referral.refuse_consent("parent", date(2025, 3, 11), None, context)
+
+    closed = referral.close_in_reaction(
+        "declined", date(2025, 3, 12), reaction(context, TRIAGE_EVENT)
+    )
+
+    assert not closed
+    assert referral.closed_reason == "consent-refused"

@@ -26,6 +26,7 @@ from prre_referral.domain import (
     Referral,
     child_reference,
 )
+from prre_referral.reactions import triage_of
 from prre_runtime.eventstore import CommandContext
 from prre_runtime.http import Caller, Runtime
 from prre_runtime.identity import Principal, Role
@@ -69,6 +70,8 @@ class ReceiveReferral(Command):
     year_group: int | None = Field(default=None, ge=0, le=14)
     referred_on: date | None = None
     criteria_version: int | None = Field(default=None, ge=1)
+    criteria_met: list[Text] = Field(default_factory=list)
+    """The area's criteria the child meets, quoted as the area wrote them."""
 
 
 class ConsentDecision(Command):
@@ -77,17 +80,38 @@ class ConsentDecision(Command):
     reason: Text | None = None
 
 
-def referral_view(referral: Referral, caller: Principal) -> dict[str, Any]:
+class ProvideMoreInformation(Command):
+    """The referrer's answers to triage's questions."""
+
+    answers: list[Text] = Field(min_length=1)
+    concerns_added: list[Text] = Field(default_factory=list)
+    baseline: Baseline | None = None
+    on: date | None = None
+
+
+class WithdrawReferral(Command):
+    on: date | None = None
+    reason: Text | None = None
+
+
+def referral_view(
+    referral: Referral, caller: Principal, triage: dict[str, Any] | None = None
+) -> dict[str, Any]:
     view: dict[str, Any] = {
         "referral_id": str(referral.referral_id),
         "area_id": referral.area_id,
         "setting_id": referral.setting_id,
         "child_ref": referral.child_ref,
         "criteria_version": referral.criteria_version,
+        "criteria_met": referral.criteria_met,
         "referred_on": referral.referred_on.isoformat(),
+        "concerns": referral.concerns,
+        "baseline": referral.baseline.model_dump(),
         "consent": referral.consent,
         "stage": referral.stage,
         "closed_reason": referral.closed_reason,
+        "closed_on": referral.closed_on.isoformat() if referral.closed_on else None,
+        "triage": triage or {"status": "pending"},
         "version": referral.version,
     }
     if caller.role in PERSONAL_DATA_ROLES:
@@ -118,6 +142,7 @@ async def receive_referral(
         body.year_group,
         context(runtime, caller, body.referred_on),
         body.criteria_version,
+        body.criteria_met,
     )
     await save(runtime, referral)
     return referral_view(referral, caller)
@@ -128,7 +153,42 @@ async def read_referral(
     referral_id: uuid.UUID, caller: Caller, runtime: Runtime
 ) -> dict[str, Any]:
     referral = await _referral(runtime, referral_id, caller)
-    return referral_view(referral, caller)
+    return referral_view(referral, caller, await triage_of(runtime.pool, referral_id))
+
+
+@referrals.post("/{referral_id}/more-information")
+async def provide_more_information(
+    referral_id: uuid.UUID,
+    body: ProvideMoreInformation,
+    caller: Caller,
+    runtime: Runtime,
+) -> dict[str, Any]:
+    """Answer the questions triage asked; the referral goes back to triage."""
+    caller.ensure_role(*REFERRING_ROLES)
+    referral = await _referral(runtime, referral_id, caller)
+    triage = await triage_of(runtime.pool, referral_id)
+    asked = triage["request_id"] if triage else None
+    referral.provide_more_information(
+        asked, body.answers, body.concerns_added, body.baseline,
+        body.on or runtime.clock.today(), context(runtime, caller, body.on),
+    )  # fmt: skip
+    await save(runtime, referral)
+    return referral_view(referral, caller, triage)
+
+
+@referrals.post("/{referral_id}/withdraw")
+async def withdraw_referral(
+    referral_id: uuid.UUID, body: WithdrawReferral, caller: Caller, runtime: Runtime
+) -> dict[str, Any]:
+    """The referrer takes the referral back; the case closes."""
+    caller.ensure_role(*REFERRING_ROLES)
+    referral = await _referral(runtime, referral_id, caller)
+    referral.withdraw(
+        body.on or runtime.clock.today(), body.reason,
+        context(runtime, caller, body.on),
+    )  # fmt: skip
+    await save(runtime, referral)
+    return referral_view(referral, caller, await triage_of(runtime.pool, referral_id))
 
 
 Decision = Callable[[Referral, ConsentDecision, date, CommandContext], None]
@@ -147,7 +207,7 @@ async def _decide_consent(
     on = body.on or runtime.clock.today()
     decide(referral, body, on, context(runtime, caller, body.on))
     await save(runtime, referral)
-    return referral_view(referral, caller)
+    return referral_view(referral, caller, await triage_of(runtime.pool, referral_id))
 
 
 @referrals.post("/{referral_id}/consent/confirm")

@@ -3,7 +3,13 @@
 A *referral* asks for a speech and language therapy assessment for one child.
 Nothing may happen to it beyond triage until a parent or carer (or the young
 person, where competent) consents; consent can be refused, or withdrawn later,
-and either stops the case.
+and either stops the case. The referrer answers triage's questions when triage
+asks for more information, and may withdraw the referral while it is open.
+
+Every case ends closed, with a reason: declined by triage, consent refused or
+withdrawn, withdrawn by the referrer, completed (an action plan that needs no
+review, or a review that closes it) or re-referred (a review that starts a new
+referral for the same child).
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ from prre_contracts.events.referral import (
     ConsentConfirmed,
     ConsentRefused,
     ConsentWithdrawn,
+    MoreInformationProvided,
     ReferralClosed,
     ReferralReceived,
+    ReferralWithdrawn,
 )
-from prre_contracts.events.values import Baseline, ConsentParty
-from prre_referral.programme import Area
+from prre_contracts.events.values import Baseline, ClosureReason, ConsentParty
+from prre_referral.programme import Area, CriteriaVersion
 from prre_runtime.errors import RuleBroken
 from prre_runtime.eventstore import CommandContext, FactAggregate
 
@@ -93,8 +101,10 @@ class Referral(FactAggregate):
         year_group: int | None,
         context: CommandContext,
         criteria_version: int | None = None,
+        criteria_met: list[str] | None = None,
     ) -> Referral:
         in_force = area.accept_referral(setting_id, referred_on, criteria_version)
+        _ensure_criteria_named_exist(in_force, criteria_met or [])
         referral_id = uuid.uuid4()
         event = ReferralReceived(
             area_id=area.area_id,
@@ -106,6 +116,7 @@ class Referral(FactAggregate):
             concerns=concerns,
             baseline=baseline,
             year_group=year_group,
+            criteria_met=criteria_met or [],
         )
         return cls.open(referral_id, event, context, private=child.as_private())
 
@@ -183,6 +194,65 @@ class Referral(FactAggregate):
         )
         self._close("consent-withdrawn", withdrawn_on, context)
 
+    def provide_more_information(
+        self,
+        request_id: uuid.UUID | None,
+        answers: list[str],
+        concerns_added: list[str],
+        baseline: Baseline | None,
+        provided_on: date,
+        context: CommandContext,
+    ) -> None:
+        """Answer triage's outstanding request (``None`` when triage asked nothing).
+
+        New concerns are added to the referral; a new baseline replaces the one
+        sent with it.
+        """
+        self._ensure_open()
+        if request_id is None or request_id in self.answered_requests:
+            raise RuleBroken(
+                "Triage has not asked for more information on this referral, or "
+                "its questions are already answered; wait for triage's request."
+            )
+        self.record(
+            MoreInformationProvided(
+                area_id=self.area_id, referral_id=self.referral_id,
+                request_id=request_id, provided_on=provided_on, answers=answers,
+                concerns_added=concerns_added, baseline=baseline,
+            ),
+            context,
+        )  # fmt: skip
+
+    def withdraw(
+        self, withdrawn_on: date, reason: str | None, context: CommandContext
+    ) -> None:
+        """The referrer takes the referral back; the case closes."""
+        self._ensure_open()
+        self.record(
+            ReferralWithdrawn(
+                area_id=self.area_id,
+                referral_id=self.referral_id,
+                withdrawn_on=withdrawn_on,
+                reason=reason,
+            ),
+            context,
+        )
+        self._close("withdrawn-by-referrer", withdrawn_on, context)
+
+    def close_in_reaction(
+        self, reason: ClosureReason, closed_on: date, context: CommandContext
+    ) -> bool:
+        """Close the case because another service decided it ends here.
+
+        A case already closed stays as it is (the first reason stands), and so
+        does one that already handled the event named by the context.
+        """
+        cause = context.causation_id
+        if self.closed_reason or (cause is not None and self.has_handled(cause)):
+            return False
+        self._close(reason, closed_on, context)
+        return True
+
     def _close(self, reason: str, closed_on: date, context: CommandContext) -> None:
         event = ReferralClosed.model_validate(
             {
@@ -214,6 +284,14 @@ class Referral(FactAggregate):
                     event.referred_on,
                 )
                 self.consent, self.closed_reason = "pending", None
+                self.concerns, self.baseline = list(event.concerns), event.baseline
+                self.criteria_met = list(event.criteria_met)
+                self.answered_requests: set[uuid.UUID | None] = set()
+                self.closed_on: date | None = None
+            case MoreInformationProvided():
+                self.answered_requests.add(event.request_id)
+                self.concerns.extend(event.concerns_added)
+                self.baseline = event.baseline or self.baseline
             case ConsentConfirmed():
                 self.consent = "confirmed"
             case ConsentRefused():
@@ -221,4 +299,20 @@ class Referral(FactAggregate):
             case ConsentWithdrawn():
                 self.consent = "withdrawn"
             case ReferralClosed():
-                self.closed_reason = event.reason
+                self.closed_reason, self.closed_on = event.reason, event.closed_on
+
+
+def _ensure_criteria_named_exist(in_force: CriteriaVersion, named: list[str]) -> None:
+    """Each criterion a referral says it meets must be one of the version's own."""
+    known = {_normalised(text) for text in in_force.criteria}
+    unknown = [text for text in named if _normalised(text) not in known]
+    if unknown:
+        raise RuleBroken(
+            f"The referral names criteria that are not in version "
+            f"{in_force.version} of the area's referral criteria: "
+            f"{'; '.join(unknown)}. Quote the criteria as the area wrote them."
+        )
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.split()).casefold()
