@@ -1,0 +1,128 @@
+"""The timer loop: durable timers checked against the injected clock.
+
+Timers live in the database (review due dates and stage clocks), never in a
+process's memory, so a restart loses nothing: the next check finds every due
+date that has come. Each process of the service runs this loop. When two of
+them act on the same case at once, both append to the same version of its
+schedule and the event store refuses the second save (ConcurrentChange); the
+loser records nothing, and on its next check finds the fact already there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import date
+
+import asyncpg
+
+from prre_review_scheduler.domain import Breach, CaseSchedule, breached, open_case
+from prre_review_scheduler.schedules import load_case, save_case, system_context
+from prre_review_scheduler.tables import (
+    calendar_of,
+    open_clocks,
+    response_times_of,
+    reviews_to_fire,
+    settle_clock,
+)
+from prre_review_scheduler.timing import ResponseTimes, StageClock, in_force, judge
+from prre_runtime.calendar import WorkingDayCalendar
+from prre_runtime.errors import ConcurrentChange
+from prre_runtime.service import ServiceRuntime
+
+logger = logging.getLogger(__name__)
+
+CHECK_INTERVAL_S = 0.5
+
+
+async def watch_timers(runtime: ServiceRuntime) -> None:
+    """Check every timer twice a second until the service stops."""
+    while True:
+        try:
+            await check_timers(runtime)
+        except Exception:
+            logger.exception("timer check failed; trying again shortly")
+        await asyncio.sleep(CHECK_INTERVAL_S)
+
+
+async def check_timers(runtime: ServiceRuntime) -> None:
+    today = runtime.clock.today()
+    for referral_id in await reviews_to_fire(runtime.pool, today):
+        await _fire_reviews(runtime, referral_id, today)
+    await _judge_clocks(runtime, today)
+
+
+async def _fire_reviews(
+    runtime: ServiceRuntime, referral_id: uuid.UUID, today: date
+) -> None:
+    case = await load_case(runtime, referral_id)
+    if case is None:
+        return
+    fired = case.fire_due_reviews(today, system_context(runtime))
+    if await _saved(runtime, case, "ReviewDue", referral_id):
+        for review_id in fired:
+            logger.info("review %s of referral %s is due", review_id, referral_id)
+
+
+async def _judge_clocks(runtime: ServiceRuntime, today: date) -> None:
+    areas = Areas(runtime.pool)
+    for row in await open_clocks(runtime.pool):
+        calendar = await areas.calendar(row["area_id"])
+        if calendar is None:
+            continue
+        policy = in_force(await areas.policies(row["area_id"]), row["received_on"])
+        clock = StageClock(
+            row["stage"], row["started_on"], row["ended_on"], row["review_id"]
+        )
+        verdict = judge(clock, policy, calendar, today)
+        if verdict == "met":
+            await settle_clock(runtime.pool, row["referral_id"], row["timer"], "met")
+        elif isinstance(verdict, Breach):
+            await _flag(runtime, row["referral_id"], row["area_id"], verdict)
+
+
+async def _flag(
+    runtime: ServiceRuntime, referral_id: uuid.UUID, area_id: str, breach: Breach
+) -> None:
+    case = await load_case(runtime, referral_id)
+    context = system_context(runtime)
+    if case is None:
+        case = open_case(breached(referral_id, area_id, breach), context)
+    else:
+        case.flag_breach(breach, context)
+    if await _saved(runtime, case, "ResponseTimeBreached", referral_id):
+        logger.info(
+            "%s response time of referral %s breached", breach.stage, referral_id
+        )
+
+
+async def _saved(
+    runtime: ServiceRuntime, case: CaseSchedule, what: str, referral_id: uuid.UUID
+) -> bool:
+    """Save and project; false when another process saved this case first."""
+    try:
+        await save_case(runtime, case, runtime.pool)
+    except ConcurrentChange:
+        logger.info("another scheduler recorded %s for %s first", what, referral_id)
+        return False
+    return True
+
+
+class Areas:
+    """Each area's calendar and response times, read once per check."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._calendars: dict[str, WorkingDayCalendar | None] = {}
+        self._policies: dict[str, list[ResponseTimes]] = {}
+
+    async def calendar(self, area_id: str) -> WorkingDayCalendar | None:
+        if area_id not in self._calendars:
+            self._calendars[area_id] = await calendar_of(self._pool, area_id)
+        return self._calendars[area_id]
+
+    async def policies(self, area_id: str) -> list[ResponseTimes]:
+        if area_id not in self._policies:
+            self._policies[area_id] = await response_times_of(self._pool, area_id)
+        return self._policies[area_id]
