@@ -78,7 +78,7 @@ def test_a_consented_referral_appears_in_the_caseload(
     row = eventually(confirmed_row)
     assert row["area_id"] == area
     assert row["setting_id"] == "oak"
-    assert row["stage"] == "triage"
+    assert row["stage"] == "awaiting-triage"
     assert row["child_ref"] == consented_case["child_ref"]
     assert row["received_on"] == consented_case["referred_on"]
 

@@ -10,13 +10,7 @@ import hashlib
 import json
 
 from prre_contracts import Event, EventEnvelope
-from prre_contracts.events.referral import (
-    ConsentConfirmed,
-    ConsentRefused,
-    ConsentWithdrawn,
-    ReferralClosed,
-    ReferralReceived,
-)
+from prre_projections.readmodels import project_read_models
 from prre_runtime.consumer import Connection
 
 GENESIS_HASH = "0" * 64
@@ -28,7 +22,7 @@ async def project(
 ) -> None:
     """Apply one event to every read model (the consumer's handler)."""
     await append_to_audit_trail(envelope, connection)
-    await update_caseload(envelope, event, connection)
+    await project_read_models(envelope, event, connection)
 
 
 def chain_hash(previous_hash: str, envelope_json: str) -> str:
@@ -64,55 +58,4 @@ async def append_to_audit_trail(
         envelope.aggregate_version, envelope.occurred_at, envelope.recorded_at,
         envelope.actor.subject, envelope.actor.role, envelope.correlation_id, body,
         previous, chain_hash(previous, body),
-    )  # fmt: skip
-
-
-async def update_caseload(
-    envelope: EventEnvelope, event: Event, connection: Connection
-) -> None:
-    match event:
-        case ReferralReceived():
-            await connection.execute(
-                """INSERT INTO caseload (referral_id, area_id, setting_id, child_ref,
-                    criteria_version, stage, consent, received_on, stage_since,
-                    last_event_type, last_event_at)
-                VALUES ($1, $2, $3, $4, $5, 'triage', 'pending', $6, $6, $7, $8)
-                ON CONFLICT (referral_id) DO NOTHING""",
-                event.referral_id, event.area_id, event.setting_id, event.child_ref,
-                event.criteria_version, event.referred_on, envelope.event_type,
-                envelope.occurred_at,
-            )  # fmt: skip
-        case ConsentConfirmed():
-            await _set_consent(
-                connection, envelope, event.referral_id, "confirmed", event.confirmed_on
-            )
-        case ConsentRefused():
-            await _set_consent(
-                connection, envelope, event.referral_id, "refused", event.refused_on
-            )
-        case ConsentWithdrawn():
-            await _set_consent(
-                connection, envelope, event.referral_id, "withdrawn", event.withdrawn_on
-            )
-        case ReferralClosed():
-            await connection.execute(
-                """UPDATE caseload SET stage = 'closed', stage_since = $2,
-                    closed_reason = $3, closed_on = $2, last_event_type = $4,
-                    last_event_at = $5 WHERE referral_id = $1""",
-                event.referral_id, event.closed_on, event.reason, envelope.event_type,
-                envelope.occurred_at,
-            )  # fmt: skip
-
-
-async def _set_consent(
-    connection: Connection,
-    envelope: EventEnvelope,
-    referral_id: object,
-    consent: str,
-    on: object,
-) -> None:
-    await connection.execute(
-        """UPDATE caseload SET consent = $2, consent_on = $3, last_event_type = $4,
-            last_event_at = $5 WHERE referral_id = $1""",
-        referral_id, consent, on, envelope.event_type, envelope.occurred_at,
     )  # fmt: skip

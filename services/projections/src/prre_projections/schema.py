@@ -10,20 +10,203 @@ READ_MODELS = """
 CREATE TABLE IF NOT EXISTS caseload (
     referral_id uuid PRIMARY KEY,
     area_id text NOT NULL,
-    setting_id text NOT NULL,
-    child_ref text NOT NULL,
-    criteria_version integer NOT NULL,
+    setting_id text,
+    child_ref text,
+    criteria_version integer,
+    year_group integer,
     stage text NOT NULL,
-    consent text NOT NULL,
-    received_on date NOT NULL,
-    stage_since date NOT NULL,
+    stage_since date,
+    consent text NOT NULL DEFAULT 'pending',
     consent_on date,
+    consented_on date,
+    triage text NOT NULL DEFAULT 'pending',
+    priority text,
+    suggested_priority text,
+    screened_on date,
+    information_requested_on date,
+    triaged_on date,
+    accepted_on date,
+    decline_reason text,
+    assessment_booked_for date,
+    assessment_missed integer NOT NULL DEFAULT 0,
+    assessed_on date,
+    report_on date,
+    feedback_on date,
+    plan_on date,
+    review_required boolean,
+    review_due_on date,
+    review_is_due boolean NOT NULL DEFAULT false,
+    reviewed_on date,
+    review_decision text,
+    baseline_attendance double precision,
+    baseline_suspensions integer,
+    baseline_exclusion text,
+    outcome_attendance double precision,
+    outcome_suspensions integer,
+    outcome_exclusion text,
+    breached_stages text[] NOT NULL DEFAULT '{}',
+    received_on date,
+    withdrawn_on date,
     closed_reason text,
     closed_on date,
     last_event_type text NOT NULL,
     last_event_at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS caseload_area_stage ON caseload (area_id, stage);
+CREATE INDEX IF NOT EXISTS caseload_area_received ON caseload (area_id, received_on);
+
+CREATE TABLE IF NOT EXISTS stage_times (
+    referral_id uuid NOT NULL,
+    stage text NOT NULL,
+    area_id text NOT NULL,
+    setting_id text,
+    started_on date NOT NULL,
+    ended_on date NOT NULL,
+    working_days integer NOT NULL,
+    target_days integer,
+    PRIMARY KEY (referral_id, stage)
+);
+CREATE INDEX IF NOT EXISTS stage_times_area ON stage_times (area_id, ended_on);
+
+CREATE TABLE IF NOT EXISTS breaches (
+    referral_id uuid NOT NULL,
+    stage text NOT NULL,
+    area_id text NOT NULL,
+    target_days integer NOT NULL,
+    elapsed_days integer NOT NULL,
+    policy_version integer NOT NULL,
+    started_on date NOT NULL,
+    breached_on date NOT NULL,
+    PRIMARY KEY (referral_id, stage, started_on)
+);
+
+CREATE TABLE IF NOT EXISTS areas (
+    area_id text PRIMARY KEY,
+    name text,
+    nation text NOT NULL DEFAULT 'england',
+    phase text NOT NULL DEFAULT 'mobilisation',
+    phase_since date,
+    registered_on date,
+    sponsor_name text,
+    governance_on date,
+    delivery_model text,
+    slt_provider text,
+    slt_model_on date,
+    isa_reference text,
+    isa_signed_on date,
+    isa_review_on date,
+    criteria_version integer,
+    thresholds_version integer,
+    response_times_version integer,
+    pilot_evaluated_on date,
+    pilot_recommendation text
+);
+
+CREATE TABLE IF NOT EXISTS response_targets (
+    area_id text NOT NULL,
+    version integer NOT NULL,
+    effective_from date NOT NULL,
+    stage text NOT NULL,
+    working_days integer NOT NULL,
+    PRIMARY KEY (area_id, version, stage)
+);
+
+CREATE TABLE IF NOT EXISTS terms (
+    area_id text NOT NULL,
+    academic_year text NOT NULL,
+    name text NOT NULL,
+    starts_on date NOT NULL,
+    ends_on date NOT NULL,
+    PRIMARY KEY (area_id, academic_year, name)
+);
+
+CREATE TABLE IF NOT EXISTS settings (
+    area_id text NOT NULL,
+    setting_id text NOT NULL,
+    name text NOT NULL,
+    kind text NOT NULL,
+    urn text,
+    lead_name text NOT NULL,
+    enrolled_on date NOT NULL,
+    expected_per_term integer,
+    briefed_on date,
+    PRIMARY KEY (area_id, setting_id)
+);
+
+CREATE TABLE IF NOT EXISTS programme_activity (
+    area_id text NOT NULL,
+    activity_id text NOT NULL,
+    kind text NOT NULL,
+    held_on date NOT NULL,
+    title text NOT NULL,
+    attendees integer,
+    PRIMARY KEY (area_id, activity_id)
+);
+
+-- The school term a date counts in: the area's recorded term that began last
+-- on or before it (holidays count with the term before them), else the
+-- calendar term: autumn September-December, spring January-April, summer
+-- May-August, labelled by academic year such as "2025/26 autumn".
+CREATE OR REPLACE FUNCTION term_of(area text, day date) RETURNS text AS $fn$
+    SELECT COALESCE(
+        (SELECT t.academic_year || ' ' || t.name FROM terms t
+         WHERE t.area_id = area AND t.starts_on <= day
+           AND day <= t.ends_on + 75
+         ORDER BY t.starts_on DESC LIMIT 1),
+        (SELECT y || '/' || lpad(((y + 1) % 100)::text, 2, '0') || ' ' ||
+            CASE WHEN m >= 9 THEN 'autumn' WHEN m <= 4 THEN 'spring'
+                 ELSE 'summer' END
+         FROM (SELECT extract(month FROM day)::int AS m,
+               (extract(year FROM day)::int
+                - CASE WHEN extract(month FROM day) >= 9 THEN 0 ELSE 1 END) AS y) d))
+$fn$ LANGUAGE sql STABLE;
+"""
+
+READ_MODEL_TABLES = (
+    "caseload",
+    "stage_times",
+    "breaches",
+    "areas",
+    "response_targets",
+    "terms",
+    "settings",
+    "programme_activity",
+)
+"""Every table built from the events; the audit trail is not one of them."""
+
+AUDIT_TRAIL = """
+CREATE TABLE IF NOT EXISTS audit_trail (
+    seq bigint PRIMARY KEY,
+    event_id uuid NOT NULL UNIQUE,
+    event_type text NOT NULL,
+    schema_version integer NOT NULL,
+    source text NOT NULL,
+    area_id text NOT NULL,
+    partition_key text NOT NULL,
+    aggregate_id uuid NOT NULL,
+    aggregate_version integer NOT NULL,
+    occurred_at timestamptz NOT NULL,
+    recorded_at timestamptz NOT NULL,
+    actor_subject text NOT NULL,
+    actor_role text NOT NULL,
+    correlation_id uuid NOT NULL,
+    envelope jsonb NOT NULL,
+    previous_hash text NOT NULL,
+    hash text NOT NULL,
+    appended_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS audit_trail_key ON audit_trail (partition_key, seq);
+CREATE INDEX IF NOT EXISTS audit_trail_area_type ON audit_trail (area_id, event_type);
+CREATE INDEX IF NOT EXISTS audit_trail_actor ON audit_trail (actor_subject);
+
+CREATE OR REPLACE FUNCTION audit_trail_is_append_only() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit trail is append-only: % is not allowed', TG_OP;
+END $$ LANGUAGE plpgsql;
+
+DROP TRIGGER IF EXISTS audit_trail_append_only ON audit_trail;
+CREATE TRIGGER audit_trail_append_only BEFORE UPDATE OR DELETE ON audit_trail
+    FOR EACH ROW EXECUTE FUNCTION audit_trail_is_append_only();
 """
 
 
