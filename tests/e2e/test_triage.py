@@ -54,7 +54,7 @@ def refer(
     """Refers a child; returns the referral id once triage has screened it."""
 
     def send(**overrides: Any) -> str:
-        body = referral_body(area, "oak", criteria_met=CRITERIA, **overrides)
+        body = referral_body(area, "oak", **{"criteria_met": CRITERIA, **overrides})
         received = referral_api.post("/referrals", json=body, headers=referrer)
         assert received.status_code == 201, received.text
         referral_id: str = received.json()["referral_id"]
