@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any, Self, TypeVar
+from itertools import pairwise
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 from fastapi import APIRouter
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from prre_contracts.events.programme import (
     InformationSharingAgreementSigned,
@@ -60,9 +61,16 @@ SettingCode = Annotated[
 T = TypeVar("T")
 
 
-def _ordered(first: date, then: date, what: str) -> None:
-    if then < first:
-        raise ValueError(what)
+def _not_before(earlier_field: str) -> Any:
+    """A validator: this date field may not be before ``earlier_field``."""
+
+    def check(value: date, info: ValidationInfo) -> date:
+        earlier = info.data.get(earlier_field)
+        if earlier is not None and value < earlier:
+            raise ValueError(f"cannot be before {earlier_field}")
+        return value
+
+    return check
 
 
 # Commands -----------------------------------------------------------------
@@ -98,10 +106,7 @@ class SignInformationSharingAgreement(Command):
     signed_on: date
     review_on: date
 
-    @model_validator(mode="after")
-    def _review_after_signing(self) -> Self:
-        _ordered(self.signed_on, self.review_on, "review_on: cannot be before signing")
-        return self
+    _review_after_signing = field_validator("review_on")(_not_before("signed_on"))
 
 
 class DefineCriteria(Command):
@@ -132,10 +137,7 @@ class ServiceLevelArrangement(Command):
     terms: Text
     assessments_per_term: int | None = Field(default=None, ge=0)
 
-    @model_validator(mode="after")
-    def _ends_after_start(self) -> Self:
-        _ordered(self.starts_on, self.ends_on, "ends_on: cannot be before starts_on")
-        return self
+    _ends_after_start = field_validator("ends_on")(_not_before("starts_on"))
 
     def value(self) -> Arrangement:
         return Arrangement(
@@ -164,11 +166,13 @@ class RecordTermDates(Command):
     )
     terms: list[Term] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _terms_in_order(self) -> Self:
-        for earlier, later in zip(self.terms, self.terms[1:], strict=False):
-            _ordered(earlier.ends_on, later.starts_on, "terms: overlap or out of order")
-        return self
+    @field_validator("terms")
+    @classmethod
+    def _terms_in_order(cls, terms: list[Term]) -> list[Term]:
+        for earlier, later in pairwise(terms):
+            if later.starts_on <= earlier.ends_on:
+                raise ValueError("terms must be in order and must not overlap")
+        return terms
 
 
 class ChangePhase(Command):
@@ -209,11 +213,12 @@ class OpenCommissioningCycle(Command):
     starts_on: date = Field(description="The first day of the cycle's first month.")
     length_months: int = Field(ge=1, le=60)
 
-    @model_validator(mode="after")
-    def _first_of_month(self) -> Self:
-        if self.starts_on.day != 1:
-            raise ValueError("starts_on: a cycle starts on the first of a month")
-        return self
+    @field_validator("starts_on")
+    @classmethod
+    def _first_of_month(cls, starts_on: date) -> date:
+        if starts_on.day != 1:
+            raise ValueError("a cycle starts on the first of a month")
+        return starts_on
 
 
 # Views --------------------------------------------------------------------
