@@ -85,8 +85,8 @@ def programme(story: Story) -> None:
     targets = [
         ResponseTimeTarget(stage=stage, working_days=days)
         for stage, days in (
-            ("triage", 5), ("assessment", 20), ("report", 10), ("feedback", 10),
-            ("review", 5),
+            ("triage", 5), ("consent", 10), ("assessment", 20), ("report", 10),
+            ("feedback", 10), ("review", 5),
         )
     ]  # fmt: skip
     terms = [
@@ -259,7 +259,9 @@ async def test_the_caseload_shows_each_open_case_with_its_next_step_and_clock(
     waiting = open_cases[cases.c]
     assert waiting["stage"] == "awaiting-consent"
     assert waiting["next_action"] == "Obtain consent"
-    assert waiting["status"] is None, "no clock runs while consent is awaited"
+    assert waiting["timed_stage"] == "consent"
+    assert waiting["elapsed_working_days"] == 14, "since 9 March"
+    assert waiting["status"] == "breached"
     new = open_cases[cases.d]
     assert (new["stage"], new["days_in_stage"]) == ("awaiting-triage", 4)
     assert (new["elapsed_working_days"], new["target_days"]) == (4, 5)
@@ -270,7 +272,7 @@ async def test_the_caseload_shows_each_open_case_with_its_next_step_and_clock(
     queues = queries.work_queues(friday, D("2026-03-27"))
     assert queues["awaiting_triage"] == [str(cases.d)]
     assert queues["awaiting_consent"] == [str(cases.c)]
-    assert queues["overdue"] == []
+    assert queues["overdue"] == [str(cases.c)]
 
 
 async def test_the_funnel_counts_each_step_and_the_decline_reasons(

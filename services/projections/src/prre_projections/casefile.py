@@ -135,15 +135,17 @@ class StageSpan:
 
 
 def stage_spans(case: CaseFile) -> list[StageSpan]:
-    """Every timed stage that has begun: triage, assessment, report, feedback, review.
+    """Every timed stage that has begun, with its end once it has ended.
 
-    The assessment stage begins on the later of acceptance and consent, since
-    no child is assessed before both.
+    Triage and consent both start when the referral arrives and run side by
+    side; the assessment stage begins on the later of acceptance and consent,
+    since no child is assessed before both.
     """
     accepted, consented = case.get("accepted_on"), case.get("consented_on")
     assessment_start = max(accepted, consented) if accepted and consented else None
     starts_and_ends = (
         ("triage", case.get("received_on"), case.get("triaged_on")),
+        ("consent", case.get("received_on"), case.get("consented_on")),
         ("assessment", assessment_start, case.get("assessed_on")),
         ("report", case.get("assessed_on"), case.get("report_on")),
         ("feedback", case.get("report_on"), case.get("feedback_on")),
@@ -159,12 +161,28 @@ def _review_start(case: CaseFile) -> date | None:
     return due if case.get("review_is_due") or case.get("reviewed_on") else None
 
 
+TIMED_STAGE = {
+    "awaiting-triage": "triage",
+    "more-information": "triage",
+    "awaiting-consent": "consent",
+    "to-schedule": "assessment",
+    "assessment-booked": "assessment",
+    "report-due": "report",
+    "feedback-due": "feedback",
+    "review-due": "review",
+}
+"""The response-time stage whose clock runs while a case is in each stage."""
+
+
 def current_span(case: CaseFile) -> StageSpan | None:
     """The timed stage an open case is in now, if its clock is running."""
-    if case.get("closed_on") or stage_of(case) in ("declined", "stopped"):
-        return None
-    running = [span for span in stage_spans(case) if span.ended_on is None]
-    return running[-1] if running else None
+    timed = TIMED_STAGE.get(stage_of(case))
+    running = [
+        span
+        for span in stage_spans(case)
+        if span.stage == timed and span.ended_on is None
+    ]
+    return running[0] if running else None
 
 
 def _received(case: CaseFile, event: ReferralReceived) -> date:

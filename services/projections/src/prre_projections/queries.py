@@ -40,7 +40,7 @@ FUNNEL = (
 )
 """The steps of the funnel, each a condition on a case's milestones."""
 
-TIMED_STAGES = ("triage", "assessment", "report", "feedback", "review")
+TIMED_STAGES = ("triage", "consent", "assessment", "report", "feedback", "review")
 
 
 @dataclass(frozen=True)

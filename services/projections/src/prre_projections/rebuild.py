@@ -54,6 +54,7 @@ async def rebuild(
     """
     async with pool.acquire() as connection, connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock($1)", AUDIT_CHAIN_LOCK)
+        await _act_as_owner(connection)
         tables = ", ".join(READ_MODEL_TABLES)
         await connection.execute(f"DROP TABLE IF EXISTS {tables} CASCADE")
         await connection.execute(READ_MODELS)
@@ -61,6 +62,18 @@ async def rebuild(
         rows = await count_rows(connection)
     log.info("rebuilt the read models from %d events (%d skipped)", replayed, skipped)
     return RebuildResult(replayed, skipped, rows)
+
+
+async def _act_as_owner(connection: Connection) -> None:
+    """Recreate the tables as the role that owns them now (the service's role),
+    so that a rebuild run by an administrator leaves them writable by the service."""
+    owner = await connection.fetchval(
+        "SELECT tableowner FROM pg_tables "
+        "WHERE tablename = 'caseload' AND schemaname = current_schema()"
+    )
+    if owner and owner != await connection.fetchval("SELECT current_user"):
+        quoted = '"' + owner.replace('"', '""') + '"'
+        await connection.execute(f"SET LOCAL ROLE {quoted}")
 
 
 async def count_rows(connection: Connection) -> dict[str, int]:
