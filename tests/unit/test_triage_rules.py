@@ -12,7 +12,7 @@ from prre_contracts.events.values import Baseline
 from prre_runtime.errors import RuleBroken
 from prre_runtime.eventstore import CommandContext, EventStore, FactAggregate
 from prre_triage.domain import TriageCase
-from prre_triage.screening import Criteria, Thresholds, in_force, screen
+from prre_triage.screening import Criteria, Thresholds, screen
 
 CRITERIA = Criteria(
     2, ("At risk of exclusion", "Suspected communication need"), date(2025, 1, 6)
@@ -101,15 +101,6 @@ def test_without_thresholds_no_priority_is_suggested() -> None:
 
     assert screening.meets_criteria
     assert screening.suggested_priority is None
-
-
-def test_the_version_in_force_is_the_latest_effective_on_the_day() -> None:
-    first = Thresholds(1, date(2025, 1, 6))
-    second = Thresholds(2, date(2025, 4, 22))
-
-    assert in_force([first, second], date(2025, 4, 21)) == first
-    assert in_force([first, second], date(2025, 4, 22)) == second
-    assert in_force([first, second], date(2025, 1, 5)) is None
 
 
 def test_a_screened_case_awaits_a_decision(case: TriageCase) -> None:

@@ -52,6 +52,9 @@ class ReferralReceived(ReferralEvent):
     criteria_met: list[Text] = Field(default_factory=list)
     """The criteria of ``criteria_version`` the referrer says the child meets,
     word for word; triage screens the referral against them."""
+    thresholds_version: int | None = Field(default=None, ge=1)
+    """The area's triage thresholds in force on ``referred_on``, by which
+    triage suggests a priority."""
 
 
 class MoreInformationProvided(ReferralEvent):

@@ -33,7 +33,7 @@ from prre_contracts.events.referral import (
     ReferralWithdrawn,
 )
 from prre_contracts.events.values import Baseline, ClosureReason, ConsentParty
-from prre_referral.programme import Area, CriteriaVersion
+from prre_referral.programme import Area, CriteriaVersion, ThresholdsVersion
 from prre_runtime.errors import RuleBroken
 from prre_runtime.eventstore import CommandContext, FactAggregate
 
@@ -117,6 +117,7 @@ class Referral(FactAggregate):
             baseline=baseline,
             year_group=year_group,
             criteria_met=criteria_met or [],
+            thresholds_version=_version(area.thresholds_in_force(referred_on)),
         )
         return cls.open(referral_id, event, context, private=child.as_private())
 
@@ -312,6 +313,10 @@ def _ensure_criteria_named_exist(in_force: CriteriaVersion, named: list[str]) ->
             f"{in_force.version} of the area's referral criteria: "
             f"{'; '.join(unknown)}. Quote the criteria as the area wrote them."
         )
+
+
+def _version(policy: ThresholdsVersion | None) -> int | None:
+    return policy.version if policy else None
 
 
 def _normalised(text: str) -> str:

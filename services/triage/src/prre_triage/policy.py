@@ -6,7 +6,8 @@ effect. ``triage_referrals`` holds what screening needs of each referral and
 whether it has been screened yet: programme events are keyed by area and
 referrals by referral id, so they travel on different partitions and a
 referral may arrive before the criteria version it names; it is then screened
-as soon as that version arrives.
+as soon as that version arrives (likewise for the thresholds version it
+names).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from prre_contracts.events.programme import (
 from prre_contracts.events.referral import ReferralReceived
 from prre_contracts.events.values import Baseline
 from prre_runtime.consumer import Connection
-from prre_triage.screening import Criteria, Thresholds, in_force
+from prre_triage.screening import Criteria, Thresholds
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS triage_criteria (
@@ -53,6 +54,7 @@ CREATE TABLE IF NOT EXISTS triage_referrals (
     screened boolean NOT NULL DEFAULT false
 );
 CREATE INDEX IF NOT EXISTS triage_referrals_area ON triage_referrals (area_id);
+ALTER TABLE triage_referrals ADD COLUMN IF NOT EXISTS thresholds_version integer;
 """
 
 
@@ -84,11 +86,11 @@ async def keep_thresholds(
 async def keep_referral(connection: Connection, event: ReferralReceived) -> None:
     await connection.execute(
         "INSERT INTO triage_referrals (referral_id, area_id, referred_on, "
-        "criteria_version, criteria_named, baseline) "
-        "VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb) ON CONFLICT DO NOTHING",
+        "criteria_version, criteria_named, baseline, thresholds_version) "
+        "VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7) ON CONFLICT DO NOTHING",
         event.referral_id, event.area_id, event.referred_on,
         event.criteria_version, json.dumps(event.criteria_met),
-        event.baseline.model_dump_json(),
+        event.baseline.model_dump_json(), event.thresholds_version,
     )  # fmt: skip
 
 
@@ -104,15 +106,32 @@ class Unscreened:
         )
         self.named: list[str] = json.loads(row["criteria_named"])
         self.baseline = Baseline.model_validate_json(row["baseline"])
+        self.thresholds: Thresholds | None = None
+        if row["t_version"] is not None:
+            self.thresholds = Thresholds(
+                row["t_version"], row["t_effective_from"],
+                row["attendance_below_percent"], row["suspensions_at_least"],
+                tuple(json.loads(row["exclusion_statuses"])),
+            )  # fmt: skip
 
 
 async def unscreened(connection: Connection, area_id: str) -> list[Unscreened]:
-    """Referrals of the area not yet screened whose criteria version is known."""
+    """Referrals of the area not yet screened whose policy versions are known.
+
+    A referral names the criteria and thresholds versions in force when it
+    was made; it waits until triage has received both.
+    """
     rows = await connection.fetch(
-        "SELECT r.*, c.version, c.criteria, c.effective_from "
+        "SELECT r.*, c.version, c.criteria, c.effective_from, "
+        "t.version AS t_version, t.effective_from AS t_effective_from, "
+        "t.attendance_below_percent, t.suspensions_at_least, t.exclusion_statuses "
         "FROM triage_referrals r JOIN triage_criteria c "
         "ON c.area_id = r.area_id AND c.version = r.criteria_version "
-        "WHERE r.area_id = $1 AND NOT r.screened ORDER BY r.referred_on",
+        "LEFT JOIN triage_thresholds t "
+        "ON t.area_id = r.area_id AND t.version = r.thresholds_version "
+        "WHERE r.area_id = $1 AND NOT r.screened "
+        "AND (r.thresholds_version IS NULL OR t.version IS NOT NULL) "
+        "ORDER BY r.referred_on",
         area_id,
     )
     return [Unscreened(row) for row in rows]
@@ -123,28 +142,3 @@ async def mark_screened(connection: Connection, referral_id: uuid.UUID) -> None:
         "UPDATE triage_referrals SET screened = true WHERE referral_id = $1",
         referral_id,
     )
-
-
-async def thresholds_in_force(
-    connection: Connection, area_id: str, on: date
-) -> Thresholds | None:
-    """The area's triage thresholds in force on ``on``, if it has any yet.
-
-    A thresholds version that arrives after the referral it would have
-    applied to is not applied retrospectively: the screening already
-    recorded stands, and the triage lead sets the priority in any case.
-    """
-    rows = await connection.fetch(
-        "SELECT * FROM triage_thresholds WHERE area_id = $1", area_id
-    )
-    versions = [
-        Thresholds(
-            row["version"],
-            row["effective_from"],
-            row["attendance_below_percent"],
-            row["suspensions_at_least"],
-            tuple(json.loads(row["exclusion_statuses"])),
-        )
-        for row in rows
-    ]
-    return in_force(versions, on)

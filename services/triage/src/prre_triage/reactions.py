@@ -44,6 +44,7 @@ class TriageReactions:
                 await self._screen_waiting(envelope, connection, event.area_id)
             case TriageThresholdsDefined():
                 await policy.keep_thresholds(connection, event)
+                await self._screen_waiting(envelope, connection, event.area_id)
             case ReferralReceived():
                 await policy.keep_referral(connection, event)
                 await self._screen_waiting(envelope, connection, event.area_id)
@@ -60,20 +61,14 @@ class TriageReactions:
     ) -> None:
         for waiting in await policy.unscreened(connection, area_id):
             if not await self._case_exists(waiting.referral_id):
-                await self._screen(envelope, connection, waiting)
+                await self._screen(envelope, waiting)
             await policy.mark_screened(connection, waiting.referral_id)
 
     async def _screen(
-        self,
-        envelope: EventEnvelope,
-        connection: Connection,
-        waiting: policy.Unscreened,
+        self, envelope: EventEnvelope, waiting: policy.Unscreened
     ) -> None:
-        thresholds = await policy.thresholds_in_force(
-            connection, waiting.area_id, waiting.referred_on
-        )
         screening = screen(
-            waiting.criteria, waiting.named, waiting.baseline, thresholds
+            waiting.criteria, waiting.named, waiting.baseline, waiting.thresholds
         )
         runtime = self._runtime
         case = TriageCase.screen(

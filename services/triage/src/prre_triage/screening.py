@@ -12,36 +12,19 @@ referral *meets the criteria* only when none is left unmet.
 An area also publishes *triage thresholds*: measures that make a case urgent
 (attendance below a percentage, at least so many suspensions this year, an
 exclusion status such as a suspension). When a referral meets the criteria,
-screening suggests ``urgent`` if its baseline crosses any threshold in force on
-the referral date, otherwise ``routine``. Screening only advises; the triage
+screening suggests ``urgent`` if its baseline crosses any threshold of the
+version in force on the referral date (the referral names it), otherwise
+``routine``. Screening only advises; the triage
 lead or panel makes the decision and chooses the priority.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol, TypeVar
 
 from prre_contracts.events.values import Baseline, Priority
-
-
-class Versioned(Protocol):
-    @property
-    def version(self) -> int: ...
-
-    @property
-    def effective_from(self) -> date: ...
-
-
-V = TypeVar("V", bound=Versioned)
-
-
-def in_force(versions: Iterable[V], on: date) -> V | None:
-    """The latest version whose effective date is on or before ``on``."""
-    candidates = [v for v in versions if v.effective_from <= on]
-    return max(candidates, key=lambda v: (v.effective_from, v.version), default=None)
 
 
 @dataclass(frozen=True)
