@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from prre_contracts import ALL_TOPICS
-from prre_projections import api, dashboard
+from prre_projections import api, dashboard, report_api
 from prre_projections.projector import project
 from prre_projections.schema import create_read_models
 from prre_runtime.clock import Clock
@@ -27,5 +27,7 @@ def build(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI:
         before_consuming=create_read_models,
     )
     return create_app(
-        runtime, [api.router, dashboard.router], title="PRRE projections service"
+        runtime,
+        [api.router, dashboard.router, report_api.router],
+        title="PRRE projections service",
     )

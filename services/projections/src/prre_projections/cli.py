@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -147,3 +148,44 @@ def rebuild(database_url: DatabaseUrl = None, home: Home = Path(".prre")) -> Non
     )
     for table, rows in result.rows.items():
         console.print(f"  {table}: {rows} rows")
+
+
+@app.command()
+def report(
+    area: Annotated[str, typer.Option(help="The area's id.")],
+    out: Annotated[Path, typer.Option(help="File to write.")],
+    start: Annotated[
+        datetime | None, typer.Option("--from", formats=["%Y-%m-%d"])
+    ] = None,
+    end: Annotated[datetime | None, typer.Option("--to", formats=["%Y-%m-%d"])] = None,
+    term: Annotated[
+        str | None, typer.Option(help='A school term, e.g. "2025/26 Autumn".')
+    ] = None,
+    cycle: Annotated[str | None, typer.Option(help="A commissioning cycle id.")] = None,
+    format: Annotated[str, typer.Option(help="html, pdf or csv.")] = "html",
+    database_url: DatabaseUrl = None,
+    home: Home = Path(".prre"),
+) -> None:
+    """Write the governance report of an area for a period, a term or a cycle."""
+    from prre_projections.report import GovernanceReport, governance_report
+    from prre_projections.report_formats import to_csv, to_html, to_pdf
+
+    renderers: dict[str, Callable[[GovernanceReport], str | bytes]] = {
+        "html": to_html, "csv": to_csv, "pdf": to_pdf,
+    }  # fmt: skip
+    if format not in renderers:
+        raise typer.BadParameter("use html, pdf or csv", param_hint="--format")
+    url = database_url or local_url(home.resolve())
+    figures = with_database(
+        url,
+        lambda db: governance_report(
+            db, area, start and start.date(), end and end.date(), term=term,
+            cycle=cycle,
+        ),
+    )  # fmt: skip
+    content = renderers[format](figures)
+    out.write_bytes(content if isinstance(content, bytes) else content.encode())
+    console.print(
+        f"Wrote {out}: {figures.received} referrals received, "
+        f"{len(figures.breaches)} breaches, {figures.events} events read."
+    )
