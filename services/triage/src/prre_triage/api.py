@@ -24,7 +24,13 @@ from prre_triage.commands import (
     HoldTriageMeeting,
     RequestMoreInformation,
 )
-from prre_triage.domain import AWAITING_DECISION, TriageCase, TriagePanel, panel_id
+from prre_triage.domain import (
+    AWAITING_DECISION,
+    TriageCase,
+    TriagePanel,
+    case_id,
+    panel_id,
+)
 from prre_triage.views import case_view, queue_entry
 
 logger = logging.getLogger(__name__)
@@ -133,4 +139,4 @@ async def _decide(
 
 
 async def _case(runtime: ServiceRuntime, referral_id: uuid.UUID) -> TriageCase:
-    return await runtime.store.get(referral_id, TriageCase, "referral")
+    return await runtime.store.get(case_id(referral_id), TriageCase, "referral")

@@ -20,7 +20,7 @@ from prre_runtime.eventstore import CommandContext
 from prre_runtime.identity import Principal
 from prre_runtime.referral_directory import directory_entry
 from prre_runtime.service import ServiceRuntime
-from prre_triage.domain import Attendee, TriageCase, TriagePanel, panel_id
+from prre_triage.domain import Attendee, TriageCase, TriagePanel, case_id, panel_id
 
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
@@ -143,7 +143,7 @@ def apply(
 async def load_case(runtime: ServiceRuntime, referral_id: uuid.UUID) -> TriageCase:
     """The referral's triage case; 409 if triage knows it but has not screened it."""
     try:
-        return await runtime.store.get(referral_id, TriageCase, "referral")
+        return await runtime.store.get(case_id(referral_id), TriageCase, "referral")
     except NotFound:
         if await directory_entry(runtime.pool, referral_id) is None:
             raise

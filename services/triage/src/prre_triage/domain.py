@@ -77,7 +77,7 @@ class TriageCase(FactAggregate):
             thresholds_version=screening.thresholds_version,
             screened_on=screened_on,
         )
-        return cls.open(referral_id, event, context)
+        return cls.open(case_id(referral_id), event, context)
 
     def accept(
         self,
@@ -196,6 +196,17 @@ class TriageCase(FactAggregate):
         request.concerns_added = list(event.concerns_added)
         request.new_baseline = event.baseline
         request.received_on = event.received_on
+
+
+def case_id(referral_id: uuid.UUID) -> uuid.UUID:
+    """The store id of a referral's triage case.
+
+    Derived from, never equal to, the referral id: event ids come from the
+    aggregate id and version, so a case stored under the referral id would
+    give its events the same ids as the referral service's events, and
+    consumers deduplicating by event id would drop one of them.
+    """
+    return uuid.uuid5(PANEL_NAMESPACE, f"triage-case:{referral_id}")
 
 
 def panel_id(area_id: str) -> uuid.UUID:

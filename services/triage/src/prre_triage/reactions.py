@@ -23,7 +23,7 @@ from prre_runtime.consumer import Connection
 from prre_runtime.errors import NotFound
 from prre_runtime.service import ServiceRuntime
 from prre_triage import policy
-from prre_triage.domain import TriageCase
+from prre_triage.domain import TriageCase, case_id
 from prre_triage.screening import screen
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class TriageReactions:
 
     async def _case_exists(self, referral_id: uuid.UUID) -> bool:
         try:
-            await self._runtime.store.get(referral_id, TriageCase, "case")
+            await self._runtime.store.get(case_id(referral_id), TriageCase, "case")
         except NotFound:
             return False
         return True
@@ -94,7 +94,9 @@ class TriageReactions:
         self, envelope: EventEnvelope, event: MoreInformationProvided
     ) -> None:
         runtime = self._runtime
-        case = await runtime.store.get(event.referral_id, TriageCase, "triage case")
+        case = await runtime.store.get(
+            case_id(event.referral_id), TriageCase, "triage case"
+        )
         if case.has_handled(envelope.event_id) or not case.awaits(event.request_id):
             logger.info(
                 "answers %s for referral %s need no action (event %s)",
