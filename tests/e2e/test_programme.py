@@ -9,12 +9,15 @@ it used.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner, Result
 
 from helpers import (
     RESPONSE_TIMES,
@@ -24,6 +27,7 @@ from helpers import (
     referral_body,
     unique,
 )
+from prre_referral.cli import app as region_cli
 from prre_runtime.clock import FileClock
 from prre_runtime.identity import Role
 from prre_runtime.stack import Stack
@@ -339,3 +343,48 @@ def test_bad_programme_input_names_the_field(
         headers=tokens.bearer(Role.REGIONAL_ADMIN, "*"),
     )
     assert unknown.status_code == 404
+
+
+EXAMPLE_REGION = Path(__file__).resolve().parents[2] / "docs" / "region.example.yaml"
+
+
+def prre_region(running: Stack, token: str, *args: str) -> Result:
+    """Run ``prre region`` in-process against the running referral service."""
+    url = running.url("referral")
+    return CliRunner().invoke(region_cli, [*args, "--url", url, "--token", token])
+
+
+def test_prre_region_apply_sets_up_the_example_region_once(
+    running: Stack, referral_api: httpx.Client, tokens: Tokens, tmp_path: Path
+) -> None:
+    admin = tokens.bearer(Role.REGIONAL_ADMIN, "*")
+    token = admin["Authorization"].removeprefix("Bearer ")
+
+    first = prre_region(running, token, "apply", str(EXAMPLE_REGION))
+    again = prre_region(running, token, "apply", str(EXAMPLE_REGION))
+
+    assert first.exit_code == 0, first.output
+    assert "north-vale: move to pilot" in first.output
+    assert "Region applied: 13 change(s) across 2 area(s)" in first.output
+    assert again.exit_code == 0, again.output
+    assert "Region applied: 0 change(s) across 2 area(s)" in again.output
+    north = referral_api.get("/areas/north-vale", headers=admin).json()
+    south = referral_api.get("/areas/south-moor/readiness", headers=admin).json()
+    assert north["phase"] == "pilot"
+    assert [s["urn"] for s in north["settings"]] == ["137001", "137002"]
+    assert list(north["term_dates"]) == ["2024/25"]
+    assert (south["phase"], len(south["missing"])) == ("mobilisation", 6)
+
+    # South Moor asked to reach pilot with its checklist unfinished.
+    too_soon = tmp_path / "region.json"
+    too_soon.write_text(
+        json.dumps({"areas": [{"area_id": "south-moor", "phase": "pilot"}]})
+    )
+    refused = prre_region(running, token, "apply", str(too_soon))
+    assert refused.exit_code == 1
+    assert "south-moor: move to pilot refused (409): Area 'south-moor' cannot " in (
+        " ".join(refused.output.split())
+    )
+    missing = prre_region(running, token, "apply", str(tmp_path / "nothing.yaml"))
+    assert missing.exit_code == 1
+    assert "Cannot read" in missing.output

@@ -30,6 +30,12 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 
+
+@app.callback()
+def region() -> None:
+    """Set up the areas of a region through the referral service's API."""
+
+
 PHASES = ("mobilisation", "pilot", "scale")
 LOCAL_REFERRAL_URL = "http://127.0.0.1:8001"
 """The referral service of ``prre up``."""
