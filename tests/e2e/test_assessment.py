@@ -234,6 +234,7 @@ def test_one_referral_from_booking_to_action_plan(
     refused(_report(case, "v1"), "The assessment has not been completed yet")
     moved = case.post("reschedule", {"scheduled_for": in_days(0), "reason": "Unwell"})
     assert moved.status_code == 200, moved.text
+    eventually(lambda: _step(case, slt, "complete"))
     done = case.post(
         "complete", {"communication_needs": ["Understanding spoken instructions"]}
     )
@@ -244,7 +245,9 @@ def test_one_referral_from_booking_to_action_plan(
         case.post("feedback-meeting", {"held_on": in_days(0), "attendees": PEOPLE}),
         "No report has been issued yet",
     )
+    eventually(lambda: _step(case, slt, "report"))
     assert _report(case, "Findings: first version.").status_code == 201
+    eventually(lambda: _step(case, slt, "feedback"))
     refused(_report(case, "again"), "amend it to issue a new version")
     amended = case.post(
         "report/amendments",
@@ -274,6 +277,7 @@ def test_one_referral_from_booking_to_action_plan(
         "feedback-meeting", {"held_on": in_days(0), "attendees": PEOPLE}
     )
     assert meeting.status_code == 201, meeting.text
+    eventually(lambda: _step(case, slt, "plan"))
     refused(
         case.post("action-plan", plan),
         "A follow-up review must be between 6 and 12 weeks after the feedback "

@@ -20,6 +20,7 @@ from prre_assessment.commands import (
     READING_ROLES,
     authorised_case,
     booked_record,
+    case_status,
     context,
     find_record,
     save,
@@ -30,6 +31,8 @@ from prre_assessment.views import record_view, report_document
 from prre_contracts.events.values import Action, StakeholderRole
 from prre_runtime.errors import NotFound, RuleBroken
 from prre_runtime.http import Caller, Runtime
+from prre_runtime.identity import Principal
+from prre_runtime.service import ServiceRuntime
 
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
@@ -126,7 +129,29 @@ async def schedule(
         context(runtime, caller, None),
     )
     await save(runtime, record, "scheduled")
+    await _cancel_if_closed_meanwhile(runtime, caller, record)
     return record_view(record)
+
+
+async def _cancel_if_closed_meanwhile(
+    runtime: ServiceRuntime, caller: Principal, record: AssessmentRecord
+) -> None:
+    """Cancel a booking made while the case was being closed.
+
+    The closure reaction cancels only a booking it can see; this second look
+    at the directory catches one saved just after it looked. A closure whose
+    consumer transaction commits after this look and whose reaction looked
+    before the booking was saved still leaves a booking on a closed case
+    (a narrow race; a lock shared by the directory and the event store would
+    remove it).
+    """
+    case = await case_status(runtime, record.referral_id)
+    if case.closed_reason is None:
+        return
+    if record.cancel(
+        case.closed_reason, runtime.clock.today(), context(runtime, caller, None)
+    ):
+        await save(runtime, record, f"cancelled ({case.closed_reason})")
 
 
 @assessments.post("/{referral_id}/reschedule")
