@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
 from html import escape
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -146,9 +146,11 @@ Render = Callable[[Screen, ServiceRuntime], Awaitable[Response]]
 def _route(path: str, render: Render) -> None:
     """Register a page that needs a signed-in person (else: the sign-in form)."""
 
+    # The dependency is a default value, not an annotation: annotations are
+    # strings here and could not see ``path``.
     async def endpoint(
         runtime: Runtime,
-        screen: Annotated[Screen | None, Depends(_screen(path))],
+        screen: Screen | None = Depends(_screen(path)),
     ) -> Response:
         if screen is None:
             return RedirectResponse("/sign-in", status_code=303)
