@@ -1,4 +1,4 @@
-"""The rules a referral follows from receipt until consent settles it."""
+"""The rules a referral follows from receipt to closure."""
 
 from __future__ import annotations
 
@@ -6,16 +6,25 @@ import base64
 import dataclasses
 import uuid
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 
-from prre_contracts.events.values import Baseline
+from prre_contracts import Actor, Event, EventEnvelope
+from prre_contracts.events.assessment import ActionPlanAgreed
+from prre_contracts.events.review import ReviewCompleted
+from prre_contracts.events.values import Action, Baseline
 from prre_referral.domain import ChildDetails, Referral, child_reference
 from prre_referral.programme import Area
+from prre_referral.reactions import ReferralReactions
 from prre_runtime.errors import RuleBroken
-from prre_runtime.eventstore import CommandContext, EventStore, FactAggregate
+from prre_runtime.eventstore import (
+    AsyncEventStore,
+    CommandContext,
+    EventStore,
+    FactAggregate,
+)
 
 PII_KEY = b"k" * 32
 BASELINE = Baseline(
@@ -382,3 +391,119 @@ def test_a_case_closed_first_keeps_its_first_reason(
 
     assert not closed
     assert referral.closed_reason == "consent-refused"
+
+
+# Closure in reaction to other services' events ------------------------------
+
+
+class StandInRuntime:
+    """The parts of the service runtime the reactions use, on a memory store."""
+
+    def __init__(self) -> None:
+        self.store = AsyncEventStore(memory_store(), threads=1)
+
+    def reaction_context(self, cause: EventEnvelope) -> CommandContext:
+        return CommandContext(
+            actor=Actor(subject="service:referral", role="system"),
+            occurred_at=cause.occurred_at,
+            causation_id=cause.event_id,
+        )
+
+    def events_saved(self) -> None:
+        """Nothing to wake: there is no relay here."""
+
+
+def envelope_of(event: Event, publisher: str) -> EventEnvelope:
+    at = datetime(2025, 6, 2, 10, tzinfo=UTC)
+    return EventEnvelope(
+        event_id=uuid.uuid4(), event_type=event.event_type, schema_version=1,
+        source=publisher, area_id=event.area_id, partition_key=event.partition_key(),
+        aggregate_id=uuid.uuid4(), aggregate_version=1, occurred_at=at,
+        recorded_at=at, actor=Actor(subject=f"service:{publisher}", role="system"),
+        correlation_id=uuid.uuid4(), data=event.model_dump(mode="json"),
+    )  # fmt: skip
+
+
+def plan(referral: Referral, review_weeks: int | None) -> ActionPlanAgreed:
+    return ActionPlanAgreed(
+        area_id=referral.area_id, referral_id=referral.referral_id,
+        plan_id=uuid.uuid4(), agreed_on=date(2025, 6, 2),
+        actions=[Action(description="Visual timetable", owner_role="setting-lead",
+                        due_on=date(2025, 7, 1))],
+        review_required=review_weeks is not None, review_after_weeks=review_weeks,
+    )  # fmt: skip
+
+
+def review(referral: Referral, decision: str) -> ReviewCompleted:
+    return ReviewCompleted.model_validate(
+        {
+            "area_id": referral.area_id, "referral_id": referral.referral_id,
+            "review_id": uuid.uuid4(), "completed_on": date(2025, 8, 4),
+            "baseline": BASELINE, "outcome": BASELINE, "decision": decision,
+        }
+    )  # fmt: skip
+
+
+async def react(
+    referral: Referral, *events: tuple[Event, str], repeat: int = 1
+) -> Referral:
+    """Save ``referral``, let the reactions handle ``events``; the saved result."""
+    runtime = StandInRuntime()
+    reactions = ReferralReactions()
+    reactions.runtime = runtime
+    await runtime.store.save(referral)
+    for event, publisher in events:
+        envelope = envelope_of(event, publisher)
+        for _ in range(repeat):
+            await reactions.handle(envelope, event, NO_CONNECTION)
+    return await runtime.store.get(referral.referral_id, Referral, "referral")
+
+
+NO_CONNECTION: Any = None
+"""Closing touches no table; the reactions that do are tested end to end."""
+
+
+@pytest.mark.parametrize(
+    ("make", "publisher", "closed_reason"),
+    [
+        (lambda r: plan(r, None), "assessment", "completed"),
+        (lambda r: plan(r, 8), "assessment", None),
+        (lambda r: review(r, "close"), "review-scheduler", "completed"),
+        (lambda r: review(r, "re-refer"), "review-scheduler", "re-referred"),
+        (lambda r: review(r, "further-support"), "review-scheduler", None),
+    ],
+    ids=["plan-without-review", "plan-with-review", "review-closes",
+         "review-re-refers", "review-further-support"],
+)  # fmt: skip
+async def test_a_case_closes_when_its_plan_or_review_ends_it(
+    referral: Referral,
+    make: Callable[[Referral], Event],
+    publisher: str,
+    closed_reason: str | None,
+) -> None:
+    after = await react(referral, (make(referral), publisher))
+
+    assert after.closed_reason == closed_reason
+    if closed_reason:
+        assert after.closed_on is not None
+
+
+async def test_a_redelivered_closing_event_closes_the_case_once(
+    referral: Referral,
+) -> None:
+    after = await react(referral, (review(referral, "close"), "review-scheduler"),
+                        repeat=2)  # fmt: skip
+
+    assert after.closed_reason == "completed"
+    assert after.version == 2, "received, then closed once"
+
+
+async def test_an_event_for_a_case_already_closed_changes_nothing(
+    referral: Referral, context: CommandContext
+) -> None:
+    referral.withdraw(date(2025, 5, 1), None, context)
+
+    after = await react(referral, (plan(referral, None), "assessment"))
+
+    assert after.closed_reason == "withdrawn-by-referrer"
+    assert after.version == 3

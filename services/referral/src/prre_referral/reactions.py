@@ -19,7 +19,7 @@ import json
 import logging
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -37,7 +37,7 @@ from prre_contracts.events.values import ClosureReason
 from prre_referral.domain import Referral
 from prre_runtime.consumer import Connection
 from prre_runtime.errors import NotFound
-from prre_runtime.service import ServiceRuntime
+from prre_runtime.eventstore import AsyncEventStore, CommandContext
 
 logger = logging.getLogger(__name__)
 
@@ -82,11 +82,22 @@ async def triage_of(
     return known
 
 
+class Plumbing(Protocol):
+    """What the reactions need of the service runtime."""
+
+    @property
+    def store(self) -> AsyncEventStore: ...
+
+    def reaction_context(self, cause: EventEnvelope) -> CommandContext: ...
+
+    def events_saved(self) -> None: ...
+
+
 class ReferralReactions:
     """The referral service's consumer handler (needs the runtime once built)."""
 
     def __init__(self) -> None:
-        self.runtime: ServiceRuntime | None = None
+        self.runtime: Plumbing | None = None
 
     async def handle(
         self, envelope: EventEnvelope, event: Event, connection: Connection
