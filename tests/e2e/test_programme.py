@@ -274,6 +274,16 @@ def test_an_area_goes_from_mobilisation_to_scale(
          "length_months": 12},
     )  # fmt: skip
     assert cycle["report_due_on"] == "2026-08-31"
+    unknown_cycle = programme.post(
+        "/governance-reports",
+        {"cycle_id": "2024-09", "board": "Vale YJS Board",
+         "presented_on": "2025-09-01"},
+        status=409,
+    )  # fmt: skip
+    assert unknown_cycle["message"] == (
+        f"Area '{area_id}' has no commissioning cycle '2024-09' (cycles: "
+        "2025-09); open the cycle first."
+    )
 
     # New thresholds from 8 September; the earlier decision keeps version 1.
     stricter = {"attendance_below_percent": 75, "suspensions_at_least": 4,

@@ -8,7 +8,10 @@ from datetime import date
 import pytest
 
 from area_builders import RESPONSE_TIMES, agreement, complete_mobilisation
-from prre_contracts.events.programme import PilotEvaluationRecorded
+from prre_contracts.events.programme import (
+    GovernanceReportPresented,
+    PilotEvaluationRecorded,
+)
 from prre_contracts.events.values import PilotRecommendation, Term
 from prre_referral.domain import Referral
 from prre_referral.programme import Area, Arrangement
@@ -377,3 +380,34 @@ def test_term_dates_are_kept_per_academic_year(
     area.record_term_dates("2025/26", [autumn], context)
 
     assert area.term_dates == {"2025/26": [autumn]}
+
+
+def report(cycle_id: str, presented_on: date) -> GovernanceReportPresented:
+    return GovernanceReportPresented(
+        area_id="north-vale",
+        cycle_id=cycle_id,
+        board="YJS Management Board",
+        presented_on=presented_on,
+        outcome="approved",
+    )
+
+
+def test_a_governance_report_follows_an_open_commissioning_cycle(
+    area: Area, context: CommandContext
+) -> None:
+    with pytest.raises(RuleBroken) as no_cycle:
+        area.present_governance_report(report("2026-04", date(2027, 3, 20)), context)
+    area.open_commissioning_cycle("Council", date(2026, 4, 1), 12, context)
+    with pytest.raises(RuleBroken) as too_early:
+        area.present_governance_report(report("2026-04", date(2026, 3, 20)), context)
+    area.present_governance_report(report("2026-04", date(2027, 3, 20)), context)
+
+    assert str(no_cycle.value) == (
+        "Area 'north-vale' has no commissioning cycle '2026-04' (cycles: none "
+        "yet); open the cycle first."
+    )
+    assert str(too_early.value) == (
+        "Commissioning cycle '2026-04' starts on 2026-04-01; its governance report "
+        "cannot be presented before then."
+    )
+    assert [r.outcome for r in area.log.reports] == ["approved"]

@@ -31,6 +31,7 @@ from prre_contracts.events.programme import (
     BriefingDelivered,
     CommissioningCycleOpened,
     GovernanceConfirmed,
+    GovernanceReportPresented,
     InformationSharingAgreementSigned,
     PilotEvaluationRecorded,
     ProgrammeSessionDelivered,
@@ -570,6 +571,26 @@ class Area(FactAggregate):
         self.record(event, context)
         return cycle_id
 
+    def present_governance_report(
+        self, report: GovernanceReportPresented, context: CommandContext
+    ) -> None:
+        """A cycle's governance report went to a board."""
+        cycles = {cycle.cycle_id: cycle for cycle in self.cycles}
+        cycle = cycles.get(report.cycle_id)
+        if cycle is None:
+            known = ", ".join(cycles) or "none yet"
+            raise RuleBroken(
+                f"Area '{self.area_id}' has no commissioning cycle "
+                f"'{report.cycle_id}' (cycles: {known}); open the cycle first."
+            )
+        if report.presented_on < cycle.starts_on:
+            raise RuleBroken(
+                f"Commissioning cycle '{cycle.cycle_id}' starts on "
+                f"{cycle.starts_on.isoformat()}; its governance report cannot be "
+                "presented before then."
+            )
+        self.record(report.model_copy(update={"area_id": self.area_id}), context)
+
     # Referrals ------------------------------------------------------------
 
     def accept_referral(
@@ -677,6 +698,8 @@ class Area(FactAggregate):
                 self.evaluations.append(event)
             case CommissioningCycleOpened():
                 self.cycles.append(event)
+            case GovernanceReportPresented():
+                self.log.reports.append(event)
             case BriefingDelivered():
                 self.log.briefings.append(event)
             case ProgrammeSessionDelivered():
@@ -687,8 +710,9 @@ class Area(FactAggregate):
 
 @dataclass
 class ProgrammeLog:
-    """What the area has delivered: briefings, sessions and arrangements."""
+    """What the area has delivered: briefings, sessions, arrangements, reports."""
 
     briefings: list[BriefingDelivered] = field(default_factory=list)
     sessions: list[ProgrammeSessionDelivered] = field(default_factory=list)
     arrangements: dict[str, ServiceLevelArrangementAgreed] = field(default_factory=dict)
+    reports: list[GovernanceReportPresented] = field(default_factory=list)

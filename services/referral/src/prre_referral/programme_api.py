@@ -15,13 +15,14 @@ import logging
 from collections.abc import Callable
 from datetime import date
 from itertools import pairwise
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import asyncpg
 from fastapi import APIRouter
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from prre_contracts.events.programme import (
+    GovernanceReportPresented,
     InformationSharingAgreementSigned,
     PilotEvaluationRecorded,
 )
@@ -221,6 +222,13 @@ class OpenCommissioningCycle(Command):
         return starts_on
 
 
+class PresentGovernanceReport(Command):
+    cycle_id: Name = Field(description="The cycle the report covers, e.g. '2025-09'.")
+    board: Name
+    presented_on: date
+    outcome: Literal["noted", "approved", "actions-set"] = "noted"
+
+
 # Views --------------------------------------------------------------------
 
 
@@ -272,6 +280,7 @@ def area_view(area: Area, today: date) -> dict[str, Any]:
         "sessions": [_dump(event) for event in area.log.sessions],
         "pilot_evaluations": [_dump(event) for event in area.evaluations],
         "commissioning_cycles": [_dump(event) for event in area.cycles],
+        "governance_reports": [_dump(event) for event in area.log.reports],
         "accepting_referrals": area.readiness().complete
         and area.phase != "mobilisation",
     }
@@ -620,6 +629,19 @@ async def open_commissioning_cycle(
         ),
     )  # fmt: skip
     return _dump(area.cycles[-1]) or {}
+
+
+@router.post("/areas/{area_id}/governance-reports", status_code=201)
+async def present_governance_report(
+    area_id: str, body: PresentGovernanceReport, caller: Caller, runtime: Runtime
+) -> dict[str, Any]:
+    """Record that a cycle's governance report went to a board, and its outcome."""
+    report = GovernanceReportPresented(area_id=area_id, **body.model_dump())
+    area, _ = await change_area(
+        runtime, caller, area_id, body.presented_on,
+        lambda area, ctx: area.present_governance_report(report, ctx),
+    )  # fmt: skip
+    return _dump(area.log.reports[-1]) or {}
 
 
 # The list of areas ----------------------------------------------------------
