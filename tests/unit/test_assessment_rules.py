@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -15,10 +15,20 @@ from prre_assessment.domain import (
     Stakeholder,
     record_id,
 )
-from prre_contracts import Actor
+from prre_assessment.reactions import cancel_pending_work
+from prre_contracts import Actor, EventEnvelope
+from prre_contracts.events.referral import ConsentWithdrawn
 from prre_contracts.events.values import Action
+from prre_runtime.clock import FixedClock
+from prre_runtime.consumer import Connection
 from prre_runtime.errors import RuleBroken
-from prre_runtime.eventstore import CommandContext, EventStore, FactAggregate
+from prre_runtime.eventstore import (
+    AsyncEventStore,
+    CommandContext,
+    EventStore,
+    FactAggregate,
+)
+from prre_runtime.service import ServiceRuntime
 
 BOOKED_FOR = date(2025, 4, 7)
 PEOPLE = [
@@ -322,3 +332,82 @@ def test_the_record_is_rebuilt_with_its_reports_from_an_encrypted_store(
     assert again.meetings[0]["attendees"] == tuple(PEOPLE)
     stored = store.recorder.select_notifications(start=1, limit=10)
     assert all(b"Findings" not in item.state for item in stored)
+
+
+class ReactingService:
+    """Just enough of a service runtime for the closure reaction: a store."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = AsyncEventStore(store, threads=1)
+        self.clock = FixedClock(datetime(2025, 4, 2, 9, tzinfo=UTC))
+        self.saves = 0
+
+    def reaction_context(self, cause: EventEnvelope) -> CommandContext:
+        return CommandContext(
+            actor=Actor(subject="service:assessment", role="system"),
+            occurred_at=cause.occurred_at,
+            causation_id=cause.event_id,
+        )
+
+    def events_saved(self) -> None:
+        self.saves += 1
+
+
+def withdrawal(case: CaseStatus) -> tuple[EventEnvelope, ConsentWithdrawn]:
+    event = ConsentWithdrawn(
+        area_id=case.area_id,
+        referral_id=case.referral_id,
+        withdrawn_by="parent",
+        withdrawn_on=date(2025, 4, 2),
+    )
+    moment = datetime(2025, 4, 2, 9, tzinfo=UTC)
+    envelope = EventEnvelope(
+        event_id=uuid.uuid4(),
+        event_type=event.event_type,
+        schema_version=event.schema_version,
+        source=event.publisher,
+        area_id=event.area_id,
+        partition_key=event.partition_key(),
+        aggregate_id=case.referral_id,
+        aggregate_version=3,
+        occurred_at=moment,
+        recorded_at=moment,
+        actor=Actor(subject="referrer@example.org", role="referrer"),
+        correlation_id=uuid.uuid4(),
+        data=event.model_dump(mode="json"),
+    )
+    return envelope, event
+
+
+async def test_a_redelivered_withdrawal_cancels_the_booking_once(
+    record: AssessmentRecord, case: CaseStatus
+) -> None:
+    store = EventStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    store.save(record)
+    service = ReactingService(store)
+    handle = cancel_pending_work(lambda: cast(ServiceRuntime, service))
+    envelope, event = withdrawal(case)
+
+    for _ in range(2):
+        await handle(envelope, event, cast(Connection, None))
+
+    again: object = store.repository.get(record.id)
+    assert isinstance(again, AssessmentRecord)
+    assert again.booking.status == "cancelled"
+    assert again.cancelled_reason == "consent-withdrawn"
+    assert again.has_handled(envelope.event_id)
+    assert (again.version, service.saves) == (2, 1)
+
+
+async def test_a_withdrawal_with_nothing_booked_records_nothing(
+    case: CaseStatus,
+) -> None:
+    store = EventStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    service = ReactingService(store)
+    handle = cancel_pending_work(lambda: cast(ServiceRuntime, service))
+    envelope, event = withdrawal(case)
+
+    await handle(envelope, event, cast(Connection, None))
+
+    assert service.saves == 0
+    assert store.recorder.max_notification_id() in (None, 0)
