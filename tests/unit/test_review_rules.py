@@ -14,6 +14,7 @@ from prre_review_scheduler.domain import (
     Breach,
     CaseSchedule,
     Completion,
+    PlanTerms,
     open_case,
     review_id_for,
     scheduled,
@@ -78,7 +79,7 @@ def test_the_same_plan_cannot_schedule_a_second_review(
 ) -> None:
     facts(case)
 
-    case.schedule_review(PLAN, MEETING, 8, context)
+    case.schedule_review(PlanTerms(PLAN, MEETING, MEETING, 8), context)
 
     assert facts(case) == []
 
@@ -154,7 +155,7 @@ def test_further_support_leads_to_a_second_review_for_the_next_plan(
     )
     next_plan = uuid.uuid4()
 
-    case.schedule_review(next_plan, date(2026, 3, 16), 6, context)
+    case.schedule_review(PlanTerms(next_plan, MEETING, date(2026, 3, 16), 6), context)
 
     assert case.reviews[review_id_for(next_plan)].due_on == date(2026, 4, 27)
     assert len(case.reviews) == 2

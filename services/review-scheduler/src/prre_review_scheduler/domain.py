@@ -83,6 +83,16 @@ class Review:
 
 
 @dataclass(frozen=True)
+class PlanTerms:
+    """What an agreed action plan says about its review."""
+
+    plan_id: uuid.UUID
+    meeting_on: date
+    agreed_on: date
+    weeks: int
+
+
+@dataclass(frozen=True)
 class Breach:
     """A stage found past its target: what the scheduler knows when it checks."""
 
@@ -131,15 +141,22 @@ class CaseSchedule(FactAggregate):
 
     # -- reviews -------------------------------------------------------------
 
-    def schedule_review(
-        self, plan_id: uuid.UUID, meeting_on: date, weeks: int, context: CommandContext
-    ) -> None:
-        """Set a review ``weeks`` after the feedback meeting (once per plan)."""
-        review_id = review_id_for(plan_id)
+    def schedule_review(self, plan: PlanTerms, context: CommandContext) -> None:
+        """Set the review an action plan asks for (once per plan).
+
+        The first plan's review counts from the feedback meeting. A plan
+        agreed after a review decided on further support has no new meeting
+        of its own, so its review counts from the day it was agreed.
+        """
+        review_id = review_id_for(plan.plan_id)
         if review_id in self.reviews or self.cancelled_on:
             return
+        after_review = any(r.completion for r in self.reviews.values())
+        counted_from = plan.agreed_on if after_review else plan.meeting_on
         self.record(
-            scheduled(self.referral_id, self.area_id, plan_id, meeting_on, weeks),
+            scheduled(
+                self.referral_id, self.area_id, plan.plan_id, counted_from, plan.weeks
+            ),
             context,
         )
 
@@ -284,17 +301,17 @@ def scheduled(
     referral_id: uuid.UUID,
     area_id: str,
     plan_id: uuid.UUID,
-    meeting_on: date,
+    counted_from: date,
     weeks: int,
 ) -> ReviewScheduled:
-    """The review an action plan asks for, due ``weeks`` after the meeting."""
+    """The review an action plan asks for, due ``weeks`` after ``counted_from``."""
     return ReviewScheduled(
         area_id=area_id,
         referral_id=referral_id,
         review_id=review_id_for(plan_id),
         plan_id=plan_id,
-        scheduled_on=meeting_on,
-        due_on=meeting_on + timedelta(weeks=weeks),
+        scheduled_on=counted_from,
+        due_on=counted_from + timedelta(weeks=weeks),
     )
 
 

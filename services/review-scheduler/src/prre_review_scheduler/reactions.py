@@ -40,16 +40,20 @@ from prre_contracts.events.triage import ReferralAccepted, ReferralDeclined
 from prre_contracts.events.values import Stage
 from prre_review_scheduler.domain import (
     CaseSchedule,
+    PlanTerms,
     cancellation,
     open_case,
-    response_timer,
     scheduled,
 )
 from prre_review_scheduler.schedules import load_case, retrying, save_case
-from prre_review_scheduler.tables import running_timers, start_clock, stop_clock
+from prre_review_scheduler.tables import (
+    pass_gate,
+    running_timers,
+    start_clock,
+    stop_clock,
+)
 from prre_review_scheduler.timing import StageClock
 from prre_runtime.consumer import Connection, Handler
-from prre_runtime.referral_directory import directory_entry
 from prre_runtime.service import ServiceRuntime
 
 logger = logging.getLogger(__name__)
@@ -93,10 +97,10 @@ async def keep_clocks(_: EventEnvelope, event: Event, db: Connection) -> None:
             )  # fmt: skip
         case ConsentConfirmed():
             await _stop(db, event.referral_id, "consent", event.confirmed_on)
-            await _start_assessment_when_gated(db, event.referral_id)
+            await _gate(db, event.referral_id, "consented", event.confirmed_on)
         case ReferralAccepted():
             await _stop(db, event.referral_id, "triage", event.decided_on)
-            await _start_assessment_when_gated(db, event.referral_id)
+            await _gate(db, event.referral_id, "accepted", event.decided_on)
         case ReferralDeclined():
             await _stop(db, event.referral_id, "triage", event.decided_on)
         case AssessmentCompleted():
@@ -127,15 +131,18 @@ async def _start(
 
 
 async def _stop(db: Connection, referral_id: uuid.UUID, stage: Stage, on: date) -> None:
-    await stop_clock(db, referral_id, response_timer(stage), on)
+    await stop_clock(db, referral_id, StageClock(stage, on, ended_on=on))
 
 
-async def _start_assessment_when_gated(db: Connection, referral_id: uuid.UUID) -> None:
-    """The assessment clock starts when the later of acceptance and consent came."""
-    entry = await directory_entry(db, referral_id)
-    if entry and entry["triage"] == "accepted" and entry["consent"] == "confirmed":
-        started = max(entry["triaged_on"], entry["consent_on"])
-        await _start(db, referral_id, "assessment", started)
+async def _gate(db: Connection, referral_id: uuid.UUID, side: str, on: date) -> None:
+    """The assessment clock starts on the later of acceptance and consent.
+
+    Kept apart from the referral directory, whose rows begin with the
+    referral's arrival: an acceptance from the triage topic can overtake it.
+    """
+    opened_on = await pass_gate(db, referral_id, side, on)
+    if opened_on:
+        await _start(db, referral_id, "assessment", opened_on)
 
 
 def follow_the_case(runtime: Callable[[], ServiceRuntime]) -> Handler:
@@ -171,18 +178,20 @@ async def _schedule_review(
     ):
         logger.info("plan %s of a closed case schedules no review", plan.plan_id)
         return
-    meeting_on = plan.feedback_meeting_on or plan.agreed_on
+    terms = PlanTerms(
+        plan.plan_id, plan.feedback_meeting_on or plan.agreed_on, plan.agreed_on, weeks
+    )
 
     async def attempt() -> None:
         case = await load_case(runtime, plan.referral_id)
         context = runtime.reaction_context(envelope)
         if case is None:
             first = scheduled(
-                plan.referral_id, plan.area_id, plan.plan_id, meeting_on, weeks
+                plan.referral_id, plan.area_id, plan.plan_id, terms.meeting_on, weeks
             )
             case = open_case(first, context)
         elif not case.has_handled(envelope.event_id):
-            case.schedule_review(plan.plan_id, meeting_on, weeks, context)
+            case.schedule_review(terms, context)
         await save_case(runtime, case, db)
 
     await retrying(attempt, f"scheduling the review of plan {plan.plan_id}")

@@ -56,10 +56,15 @@ CREATE TABLE IF NOT EXISTS stage_clocks (
     timer text NOT NULL,
     stage text NOT NULL,
     review_id uuid,
-    started_on date NOT NULL,
+    started_on date,
     ended_on date,
     outcome text,
     PRIMARY KEY (referral_id, timer)
+);
+CREATE TABLE IF NOT EXISTS consent_gate (
+    referral_id uuid PRIMARY KEY,
+    accepted_on date,
+    consented_on date
 );
 CREATE TABLE IF NOT EXISTS reviews (
     review_id uuid PRIMARY KEY,
@@ -122,19 +127,43 @@ async def start_clock(db: Db, referral_id: uuid.UUID, clock: StageClock) -> None
     """Start a stage clock; a clock already started keeps its first start."""
     await db.execute(
         "INSERT INTO stage_clocks (referral_id, timer, stage, review_id, started_on) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (referral_id, timer) DO UPDATE "
+        "SET started_on = COALESCE(stage_clocks.started_on, EXCLUDED.started_on)",
         referral_id, response_timer(clock.stage, clock.review_id), clock.stage,
         clock.review_id, clock.started_on,
     )  # fmt: skip
 
 
-async def stop_clock(db: Db, referral_id: uuid.UUID, timer: str, on: date) -> None:
-    """Stop a stage clock on the day its stage ended (the first end counts)."""
+async def stop_clock(db: Db, referral_id: uuid.UUID, clock: StageClock) -> None:
+    """Stop a stage clock on ``clock.ended_on`` (the first end counts).
+
+    Events from different topics may arrive in any order, so a stage can
+    end before the scheduler hears it began: the row then waits, without a
+    start, for the event that starts it.
+    """
     await db.execute(
-        "UPDATE stage_clocks SET ended_on = $3 "
-        "WHERE referral_id = $1 AND timer = $2 AND ended_on IS NULL",
-        referral_id, timer, on,
+        "INSERT INTO stage_clocks (referral_id, timer, stage, review_id, ended_on) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (referral_id, timer) DO UPDATE "
+        "SET ended_on = COALESCE(stage_clocks.ended_on, EXCLUDED.ended_on)",
+        referral_id, response_timer(clock.stage, clock.review_id), clock.stage,
+        clock.review_id, clock.ended_on,
     )  # fmt: skip
+
+
+async def pass_gate(db: Db, referral_id: uuid.UUID, side: str, on: date) -> date | None:
+    """Note acceptance or consent; the later date once both are in, else None."""
+    column = {"accepted": "accepted_on", "consented": "consented_on"}[side]
+    row = await db.fetchrow(
+        f"INSERT INTO consent_gate (referral_id, {column}) VALUES ($1, $2) "  # noqa: S608  # column from a fixed map
+        f"ON CONFLICT (referral_id) DO UPDATE SET {column} = $2 "
+        "RETURNING accepted_on, consented_on",
+        referral_id, on,
+    )  # fmt: skip
+    assert row is not None
+    if row["accepted_on"] and row["consented_on"]:
+        opened_on: date = max(row["accepted_on"], row["consented_on"])
+        return opened_on
+    return None
 
 
 async def settle_clock(
@@ -150,7 +179,8 @@ async def running_timers(db: Db, referral_id: uuid.UUID) -> list[str]:
     """Stage clocks of a case that have neither stopped nor been judged."""
     rows = await db.fetch(
         "SELECT timer FROM stage_clocks WHERE referral_id = $1 "
-        "AND ended_on IS NULL AND outcome IS NULL ORDER BY started_on, timer",
+        "AND started_on IS NOT NULL AND ended_on IS NULL AND outcome IS NULL "
+        "ORDER BY started_on, timer",
         referral_id,
     )
     return [row["timer"] for row in rows]
@@ -161,7 +191,8 @@ async def open_clocks(db: Db) -> list[asyncpg.Record]:
     return await db.fetch(
         "SELECT c.*, k.area_id, k.received_on FROM stage_clocks c "
         "JOIN scheduler_cases k USING (referral_id) "
-        "WHERE c.outcome IS NULL AND k.cancelled_on IS NULL"
+        "WHERE c.outcome IS NULL AND c.started_on IS NOT NULL "
+        "AND k.cancelled_on IS NULL"
     )
 
 
@@ -210,8 +241,10 @@ async def _project_review(db: Db, case: CaseSchedule, review: Review) -> None:
         clock = StageClock("review", review.due_on, review_id=review.review_id)
         await start_clock(db, case.referral_id, clock)
     if done:
-        timer = response_timer("review", review.review_id)
-        await stop_clock(db, case.referral_id, timer, done.completed_on)
+        clock = StageClock(
+            "review", review.due_on, done.completed_on, review_id=review.review_id
+        )
+        await stop_clock(db, case.referral_id, clock)
 
 
 async def reviews_to_fire(db: Db, today: date) -> list[uuid.UUID]:
