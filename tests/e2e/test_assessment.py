@@ -142,7 +142,7 @@ def refused(response: httpx.Response, message: str) -> None:
 
 def queue(case: Case, slt: dict[str, str]) -> list[dict[str, Any]]:
     response = case.apis["assessment"].get(
-        "/assessment-queue", params={"area_id": case.area}, headers=slt
+        f"/areas/{case.area}/assessment-queue", headers=slt
     )
     assert response.status_code == 200, response.text
     rows: list[dict[str, Any]] = response.json()

@@ -131,10 +131,10 @@ def next_step(row: asyncpg.Record, today: date) -> str:
     return "awaiting-date" if row["scheduled_for"] > today else "complete"
 
 
-queue = APIRouter(prefix="/assessment-queue", tags=["queue"])
+queue = APIRouter(tags=["queue"])
 
 
-@queue.get("")
+@queue.get("/areas/{area_id}/assessment-queue")
 async def clinicians_queue(
     area_id: str, caller: Caller, runtime: Runtime
 ) -> list[dict[str, Any]]:
