@@ -54,7 +54,10 @@ ALTER TABLE referral_directory
     ADD COLUMN IF NOT EXISTS triage text NOT NULL DEFAULT 'pending',
     ADD COLUMN IF NOT EXISTS priority text,
     ADD COLUMN IF NOT EXISTS triaged_on date,
-    ADD COLUMN IF NOT EXISTS closed_on date
+    ADD COLUMN IF NOT EXISTS closed_on date,
+    ALTER COLUMN setting_id DROP NOT NULL,
+    ALTER COLUMN criteria_version DROP NOT NULL,
+    ALTER COLUMN received_on DROP NOT NULL
 """
 
 
@@ -72,7 +75,8 @@ async def track_referral(
             await connection.execute(
                 "INSERT INTO referral_directory (referral_id, area_id, setting_id, "
                 "criteria_version, received_on) VALUES ($1, $2, $3, $4, $5) "
-                "ON CONFLICT DO NOTHING",
+                "ON CONFLICT (referral_id) DO UPDATE SET setting_id = $3, "
+                "criteria_version = $4, received_on = $5",
                 event.referral_id, event.area_id, event.setting_id,
                 event.criteria_version, event.referred_on,
             )  # fmt: skip
@@ -86,14 +90,20 @@ async def track_referral(
             await _set_consent(connection, event.referral_id, "withdrawn",
                                event.withdrawn_on)  # fmt: skip
         case ReferralAccepted():
-            await _set_triage(connection, event.referral_id, "accepted",
-                              event.decided_on, event.priority)  # fmt: skip
+            await _set_triage(
+                connection, event.referral_id, event.area_id, "accepted",
+                event.decided_on, event.priority,
+            )  # fmt: skip
         case ReferralDeclined():
-            await _set_triage(connection, event.referral_id, "declined",
-                              event.decided_on)  # fmt: skip
+            await _set_triage(
+                connection, event.referral_id, event.area_id, "declined",
+                event.decided_on,
+            )  # fmt: skip
         case MoreInformationRequested():
-            await _set_triage(connection, event.referral_id, "more-information",
-                              event.requested_on)  # fmt: skip
+            await _set_triage(
+                connection, event.referral_id, event.area_id, "more-information",
+                event.requested_on,
+            )  # fmt: skip
         case ReferralClosed():
             await connection.execute(
                 "UPDATE referral_directory SET closed_reason = $2, closed_on = $3 "
@@ -115,14 +125,20 @@ async def _set_consent(
 async def _set_triage(
     connection: Connection,
     referral_id: uuid.UUID,
+    area_id: str,
     triage: str,
     on: date,
     priority: str | None = None,
 ) -> None:
+    # Triage's topic may overtake the referral topic, so a decision can arrive
+    # before the referral itself: it then starts the row, which the referral
+    # completes (setting, criteria version, date received) when it arrives.
     await connection.execute(
-        "UPDATE referral_directory SET triage = $2, triaged_on = $3, priority = $4 "
-        "WHERE referral_id = $1",
-        referral_id, triage, on, priority,
+        "INSERT INTO referral_directory "
+        "(referral_id, area_id, triage, triaged_on, priority) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (referral_id) DO UPDATE "
+        "SET triage = $3, triaged_on = $4, priority = $5",
+        referral_id, area_id, triage, on, priority,
     )  # fmt: skip
 
 
