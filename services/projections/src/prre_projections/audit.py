@@ -21,6 +21,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -45,44 +46,10 @@ CONSUMER = "projections"
 Row = asyncpg.Record
 Admin = psycopg.Connection[Any]
 
-AUDIT_TRAIL = """
-CREATE TABLE IF NOT EXISTS audit_trail (
-    seq bigint PRIMARY KEY,
-    event_id uuid NOT NULL UNIQUE,
-    event_type text NOT NULL,
-    schema_version integer NOT NULL,
-    source text NOT NULL,
-    area_id text NOT NULL,
-    partition_key text NOT NULL,
-    aggregate_id uuid NOT NULL,
-    aggregate_version integer NOT NULL,
-    occurred_at timestamptz NOT NULL,
-    recorded_at timestamptz NOT NULL,
-    actor_subject text NOT NULL,
-    actor_role text NOT NULL,
-    correlation_id uuid NOT NULL,
-    envelope jsonb NOT NULL,
-    previous_hash text NOT NULL,
-    hash text NOT NULL,
-    appended_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX IF NOT EXISTS audit_trail_key ON audit_trail (partition_key, seq);
-CREATE INDEX IF NOT EXISTS audit_trail_area_type ON audit_trail (area_id, event_type);
-CREATE INDEX IF NOT EXISTS audit_trail_actor ON audit_trail (actor_subject);
-
-CREATE OR REPLACE FUNCTION audit_trail_is_append_only() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'the audit trail is append-only: % is not allowed', TG_OP;
-END $$ LANGUAGE plpgsql;
-
-DROP TRIGGER IF EXISTS audit_trail_append_only ON audit_trail;
-CREATE TRIGGER audit_trail_append_only BEFORE UPDATE OR DELETE ON audit_trail
-    FOR EACH ROW EXECUTE FUNCTION audit_trail_is_append_only();
-DROP TRIGGER IF EXISTS audit_trail_not_truncated ON audit_trail;
-CREATE TRIGGER audit_trail_not_truncated BEFORE TRUNCATE ON audit_trail
-    FOR EACH STATEMENT EXECUTE FUNCTION audit_trail_is_append_only();
-"""
-"""The table, its search indexes and the triggers that refuse changes."""
+AUDIT_TRAIL = (resources.files(__package__) / "audit_trail.sql").read_text()
+"""The table, its search indexes, the triggers that refuse changes, and what
+the application's role may do with it (``audit_trail.sql``, shared with
+``deploy/postgres-init.sql``)."""
 
 
 def protect_audit_trail(admin_url: str, password: str) -> str:
@@ -97,7 +64,6 @@ def protect_audit_trail(admin_url: str, password: str) -> str:
     with psycopg.connect(admin_url, autocommit=True) as admin:
         _ensure_role(admin, password)
         admin.execute(AUDIT_TRAIL)
-        _grant_to_role(admin)
         _hand_over_read_models(admin)
     logger.info("audit trail protected; the service connects as %s", APP_ROLE)
     return with_user(admin_url, APP_ROLE, password)
@@ -123,23 +89,6 @@ def _ensure_role(admin: psycopg.Connection, password: str) -> None:
             "NOBYPASSRLS PASSWORD {}"
         ).format(role, sql.Literal(password))
     )
-
-
-def _grant_to_role(admin: Admin) -> None:
-    database = admin.execute("SELECT current_database()").fetchone()
-    assert database is not None
-    statements = (
-        "GRANT CONNECT, CREATE, TEMPORARY ON DATABASE {database} TO {role}",
-        "GRANT USAGE, CREATE ON SCHEMA public TO {role}",
-        "REVOKE ALL ON audit_trail FROM PUBLIC, {role}",
-        "GRANT SELECT, INSERT ON audit_trail TO {role}",
-    )
-    for statement in statements:
-        admin.execute(
-            sql.SQL(statement).format(
-                database=sql.Identifier(database[0]), role=sql.Identifier(APP_ROLE)
-            )
-        )
 
 
 def _hand_over_read_models(admin: Admin) -> None:
