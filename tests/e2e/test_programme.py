@@ -370,9 +370,14 @@ def test_prre_region_apply_sets_up_the_example_region_once(
     admin = tokens.bearer(Role.REGIONAL_ADMIN, "*")
     token = admin["Authorization"].removeprefix("Bearer ")
 
+    planned = prre_region(running, token, "apply", str(EXAMPLE_REGION), "--dry-run")
     first = prre_region(running, token, "apply", str(EXAMPLE_REGION))
     again = prre_region(running, token, "apply", str(EXAMPLE_REGION))
 
+    assert planned.exit_code == 0, planned.output
+    assert "north-vale: 11 change(s)" in planned.output
+    assert "south-moor: 2 change(s)" in planned.output
+    assert "POST /areas/north-vale/phase  (move to pilot)" in planned.output
     assert first.exit_code == 0, first.output
     assert "north-vale: move to pilot" in first.output
     assert "Region applied: 13 change(s) across 2 area(s)" in first.output
