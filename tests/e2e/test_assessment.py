@@ -320,6 +320,51 @@ def test_only_clinicians_and_programme_leads_of_the_area_read_the_report(
     assert area in other_area
 
 
+def test_steps_taken_out_of_turn_are_refused_with_what_to_do(
+    apis: dict[str, httpx.Client], tokens: Tokens, area: str
+) -> None:
+    booked = Case(apis, tokens, area).ready()
+    assert booked.post("schedule", booking()).status_code == 201
+    done = _reported_case(apis, tokens, area)
+    meeting = {"held_on": in_days(0), "attendees": PEOPLE}
+    plan = {"actions": ACTIONS, "review_required": True}
+
+    refused(
+        booked.post("report/amendments", {"text": "x", "reason": "y",
+                                          "shared_with": PEOPLE}),
+        "No report has been issued yet; issue the assessment report before it "
+        "can be amended.",
+    )  # fmt: skip
+    refused(
+        done.post("reschedule", {"scheduled_for": in_days(3)}),
+        "The assessment has already been completed, so it cannot be rescheduled.",
+    )
+    refused(
+        done.post("non-attendance", {}),
+        "The assessment was already completed, so it cannot be recorded as not "
+        "attended.",
+    )
+    refused(
+        done.post("complete", {}),
+        "The assessment was already completed, so it cannot be recorded as completed.",
+    )
+    assert done.post("feedback-meeting", meeting).status_code == 201
+    refused(
+        done.post("action-plan", plan),
+        "A follow-up review is required, so say after how many weeks",
+    )
+    refused(
+        done.post(
+            "action-plan",
+            {**plan, "review_required": False, "review_after_weeks": 8},
+        ),
+        "No follow-up review is required, so leave out review_after_weeks",
+    )
+    zero_weeks = done.post("action-plan", {**plan, "review_after_weeks": 0})
+    assert zero_weeks.status_code == 422
+    assert zero_weeks.json()["fields"][0]["field"] == "review_after_weeks"
+
+
 def test_consent_withdrawn_after_booking_cancels_the_assessment(
     apis: dict[str, httpx.Client], tokens: Tokens, area: str, slt: dict[str, str]
 ) -> None:
