@@ -324,6 +324,13 @@ def test_bad_programme_input_names_the_field(
         headers=admin,
     )
     assert registered.status_code == 201
+    again = referral_api.post(
+        "/areas",
+        json={"area_id": area_id, "name": "Bad", "nation": "england"},
+        headers=admin,
+    )
+    assert again.status_code == 409
+    assert again.json()["message"] == f"Area '{area_id}' is already registered."
     programme = Programme(referral_api, tokens, area_id)
 
     agreement = programme.post(

@@ -376,6 +376,7 @@ async def _ensure_new_area(runtime: ServiceRuntime, area_id: str) -> None:
         await load_area(runtime, area_id)
     except NotFound:
         return
+    await _index_area(runtime.pool, area_id)  # repairs a missed index row
     raise RuleBroken(f"Area '{area_id}' is already registered.")
 
 
@@ -650,7 +651,8 @@ async def present_governance_report(
 # writes the area's code to this small table, created on first use.
 # Shortcoming: the row is written after the event is saved, not in the same
 # transaction; if the process dies between the two, the area exists but is
-# missing from GET /areas (it is still reachable by its id).
+# missing from GET /areas (it is still reachable by its id) until someone
+# tries to register it again, which writes the row before answering 409.
 _INDEX = """
 CREATE TABLE IF NOT EXISTS programme_area_index (
     area_id text PRIMARY KEY,
