@@ -171,3 +171,22 @@ class Seeder:
         body = {"outcome": OUTCOME, "decision": "close"}
         path = f"/reviews/{review_id}/complete"
         self._retry("review-scheduler", path, Role.CLINICIAN, body)
+
+
+Headers = dict[str, str]
+
+
+def settled_funnel(
+    projections: httpx.Client, region: Region, headers: Headers
+) -> dict[str, int]:
+    """The funnel's counts once every seeded fact has reached the read side."""
+
+    def counts() -> dict[str, int] | None:
+        response = projections.get(
+            "/api/funnel", params={"area_id": region.area}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        found = {s["step"]: s["count"] for s in response.json()["steps"]}
+        return found if (found["reviewed"], found["closed"]) == (1, 2) else None
+
+    return eventually(counts, timeout=60)

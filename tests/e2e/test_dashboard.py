@@ -8,8 +8,14 @@ from typing import Any
 import httpx
 import pytest
 
-from e2e.dashboard_seed import REVIEW_DAY, Region, nine_am, seeded_region
-from helpers import Tokens, eventually
+from e2e.dashboard_seed import (
+    REVIEW_DAY,
+    Region,
+    nine_am,
+    seeded_region,
+    settled_funnel,
+)
+from helpers import Tokens
 from prre_runtime.clock import FileClock
 from prre_runtime.identity import Role
 from prre_runtime.stack import Stack
@@ -35,22 +41,6 @@ def region(running: Stack, tokens: Tokens, clock: FileClock) -> Region:
 @pytest.fixture
 def lead(tokens: Tokens, region: Region) -> Headers:
     return tokens.bearer(Role.PROGRAMME_LEAD, region.area, subject="lead@yjs.example")
-
-
-def settled_funnel(
-    projections: httpx.Client, region: Region, headers: Headers
-) -> dict[str, int]:
-    """The funnel's counts once every seeded fact has reached the read side."""
-
-    def counts() -> dict[str, int] | None:
-        response = projections.get(
-            "/api/funnel", params={"area_id": region.area}, headers=headers
-        )
-        assert response.status_code == 200, response.text
-        found = {s["step"]: s["count"] for s in response.json()["steps"]}
-        return found if (found["reviewed"], found["closed"]) == (1, 2) else None
-
-    return eventually(counts, timeout=60)
 
 
 def get(projections: httpx.Client, path: str, headers: Headers, **params: Any) -> Any:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from html import escape
 
 PALETTE = ("#1d5fa7", "#f0a30a", "#2e8540", "#b3261e")
-LABEL_WIDTH = 190
+LABEL_WIDTH = 250
 BAR_HEIGHT = 16
 GAP = 10
-WIDTH = 720
+WIDTH = 760
 
 
 @dataclass(frozen=True)

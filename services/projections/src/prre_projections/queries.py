@@ -168,7 +168,10 @@ async def funnel(db: Connection, scope: Scope) -> dict[str, Any]:
     steps: list[dict[str, Any]] = []
     previous: int | None = None
     for (key, label, _), count in zip(FUNNEL, row, strict=True):
-        conversion = round(count / previous, 3) if previous else None
+        # Closure ends every branch (declined, consent refused, completed), so
+        # it is no share of the step before it.
+        carried_on = previous if key != "closed" else None
+        conversion = round(count / carried_on, 3) if carried_on else None
         steps.append(
             {"step": key, "label": label, "count": count, "conversion": conversion}
         )
@@ -338,7 +341,8 @@ async def _area_programme(db: Connection, area: dict[str, Any]) -> dict[str, Any
 async def timeline(
     db: Connection, referral_id: uuid.UUID, until: date | None
 ) -> list[dict[str, Any]]:
-    """Every fact about one referral, from every service, in the order recorded.
+    """Every fact about one referral, from every service, in the order they
+    happened (and, on the same moment, in the order they were received).
 
     Triage meetings are keyed by area but list the referrals they considered,
     so they appear in the timelines of those referrals too.
@@ -351,7 +355,7 @@ async def timeline(
             OR (event_type = 'TriageMeetingHeld'
                 AND envelope->'data'->'referral_ids' ? $1))
           AND ($2::date IS NULL OR occurred_at::date <= $2)
-        ORDER BY seq""",
+        ORDER BY occurred_at, seq""",
         str(referral_id),
         until,
     )
