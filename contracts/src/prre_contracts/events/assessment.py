@@ -121,7 +121,9 @@ class ActionPlanAgreed(AssessmentEvent):
 
     A follow-up review, when required, is due 6 to 12 weeks after the
     feedback meeting; ``review_after_weeks`` is set exactly when
-    ``review_required`` is true.
+    ``review_required`` is true. ``meeting_id`` and ``feedback_meeting_on``
+    name the feedback meeting the plan was agreed at, the day the review
+    window counts from.
     """
 
     plan_id: uuid.UUID
