@@ -9,8 +9,14 @@ from typing import Any
 import pytest
 
 from prre_contracts.events.values import Baseline
-from prre_runtime.errors import RuleBroken
-from prre_runtime.eventstore import CommandContext, EventStore, FactAggregate
+from prre_runtime.errors import NotFound, RuleBroken
+from prre_runtime.eventstore import (
+    AsyncEventStore,
+    CommandContext,
+    EventStore,
+    FactAggregate,
+)
+from prre_triage.commands import ensure_open, load_case
 from prre_triage.domain import TriageCase
 from prre_triage.screening import Criteria, Thresholds, screen
 
@@ -201,3 +207,51 @@ def test_a_case_rebuilt_from_its_events_equals_the_original(
     assert rebuilt.status == "accepted"
     assert rebuilt.requests == case.requests
     assert rebuilt.decision == case.decision
+
+
+class StandInRuntime:
+    """A memory event store and a referral directory that knows some referrals."""
+
+    def __init__(self, known: dict[uuid.UUID, str | None]) -> None:
+        self.store = AsyncEventStore(
+            EventStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}), threads=1
+        )
+        self.known = known
+        self.pool = self
+
+    async def fetchrow(self, _: str, referral_id: uuid.UUID) -> dict[str, Any] | None:
+        if referral_id not in self.known:
+            return None
+        return {"referral_id": referral_id, "closed_reason": self.known[referral_id]}
+
+
+async def test_a_referral_known_but_not_yet_screened_cannot_be_decided() -> None:
+    runtime: Any = StandInRuntime({REFERRAL: None})
+
+    with pytest.raises(RuleBroken) as refused:
+        await load_case(runtime, REFERRAL)
+
+    assert str(refused.value) == (
+        f"Referral {REFERRAL} has reached triage but is not screened yet (the "
+        "area's criteria or thresholds it names have not arrived); try again "
+        "shortly."
+    )
+
+
+async def test_a_referral_triage_never_heard_of_is_not_found() -> None:
+    runtime: Any = StandInRuntime({})
+
+    with pytest.raises(NotFound):
+        await load_case(runtime, REFERRAL)
+
+
+async def test_a_closed_referral_cannot_be_decided() -> None:
+    runtime: Any = StandInRuntime({REFERRAL: "consent-refused"})
+
+    with pytest.raises(RuleBroken) as refused:
+        await ensure_open(runtime, REFERRAL)
+
+    assert str(refused.value) == (
+        f"Referral {REFERRAL} is closed (consent-refused); triage decisions can no "
+        "longer be recorded on it."
+    )

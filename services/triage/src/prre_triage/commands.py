@@ -149,7 +149,8 @@ async def load_case(runtime: ServiceRuntime, referral_id: uuid.UUID) -> TriageCa
             raise
         raise RuleBroken(
             f"Referral {referral_id} has reached triage but is not screened yet "
-            "(its area's criteria have not arrived); try again shortly."
+            "(the area's criteria or thresholds it names have not arrived); try "
+            "again shortly."
         ) from None
 
 
