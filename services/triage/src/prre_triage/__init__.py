@@ -1,2 +1,3 @@
-"""The triage service: screens referrals against the area's criteria and records
-triage decisions and meetings. For now it follows the referrals it will triage."""
+"""The triage service: screens referrals against the area's criteria and
+thresholds, records triage decisions and triage meetings, and serves the
+triage queue and each referral's triage record."""
