@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import date
@@ -31,6 +32,8 @@ from prre_runtime.eventstore import CommandContext
 from prre_runtime.http import Caller, Runtime
 from prre_runtime.identity import Principal, Role
 from prre_runtime.service import ServiceRuntime
+
+logger = logging.getLogger(__name__)
 
 REFERRING_ROLES = (Role.REFERRER, Role.PROGRAMME_LEAD, Role.REGIONAL_ADMIN)
 CONSENT_ROLES = (Role.REFERRER, Role.PROGRAMME_LEAD, Role.TRIAGE_LEAD, Role.CLINICIAN)
@@ -173,6 +176,7 @@ async def provide_more_information(
         body.on or runtime.clock.today(), context(runtime, caller, body.on),
     )  # fmt: skip
     await save(runtime, referral)
+    logger.info("referral %s: answers to request %s provided", referral_id, asked)
     return referral_view(referral, caller, triage)
 
 
@@ -188,6 +192,7 @@ async def withdraw_referral(
         context(runtime, caller, body.on),
     )  # fmt: skip
     await save(runtime, referral)
+    logger.info("referral %s withdrawn by the referrer", referral_id)
     return referral_view(referral, caller, await triage_of(runtime.pool, referral_id))
 
 
