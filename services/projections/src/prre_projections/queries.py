@@ -20,7 +20,7 @@ from prre_projections.casefile import (
     CaseFile,
     current_span,
 )
-from prre_projections.readmodels import area_calendar, target_days
+from prre_projections.readmodels import area_calendar
 from prre_runtime.calendar import WorkingDayCalendar
 from prre_runtime.consumer import Connection
 
@@ -81,44 +81,76 @@ async def caseload(
         ORDER BY received_on, referral_id LIMIT 5000""",  # noqa: S608 (constant names; values bound)
         *scope.args(), stage, include_closed,
     )  # fmt: skip
-    clocks: dict[str, WorkingDayCalendar] = {}
+    policy = await _policies(db, scope)
     cases = []
     for row in rows:
         case = dict(row)
-        if case["area_id"] not in clocks:
-            clocks[case["area_id"]] = await area_calendar(db, case["area_id"])
-        await _add_timeliness(db, case, clocks[case["area_id"]], today)
+        await policy.add_timeliness(db, case, today)
         cases.append(case)
     return cases
 
 
-async def _add_timeliness(
-    db: Connection, case: CaseFile, calendar: WorkingDayCalendar, today: date
-) -> None:
-    label, action = STAGES.get(case["stage"], (case["stage"], ""))
-    since = case["stage_since"]
-    case.update(
-        stage_label=label,
-        next_action=action,
-        days_in_stage=(today - since).days if since else None,
-        timed_stage=None,
-        due_on=case["review_due_on"] if case["stage"] == "review-scheduled" else None,
-        elapsed_working_days=None,
-        target_days=None,
-        status=None,
-    )
-    span = current_span(case)
-    if span is None:
-        return
-    target = await target_days(db, case["area_id"], span.stage, span.started_on)
-    elapsed = calendar.working_days_between(span.started_on, today)
-    case.update(timed_stage=span.stage, elapsed_working_days=elapsed)
-    if target is not None:
+@dataclass
+class _Policies:
+    """Each area's calendar and response-time targets, loaded once per query."""
+
+    targets: dict[tuple[str, str], list[tuple[date, int]]]
+    calendars: dict[str, WorkingDayCalendar]
+
+    def target(self, area_id: str, stage: str, started_on: date) -> int | None:
+        """The target of the latest version in force when the stage began."""
+        in_force = [
+            days
+            for effective_from, days in self.targets.get((area_id, stage), [])
+            if effective_from <= started_on
+        ]
+        return in_force[-1] if in_force else None
+
+    async def add_timeliness(self, db: Connection, case: CaseFile, today: date) -> None:
+        """Label the case and add its clock: elapsed, target, due date, status."""
+        label, action = STAGES.get(case["stage"], (case["stage"], ""))
+        since = case["stage_since"]
+        review_scheduled = case["stage"] == "review-scheduled"
         case.update(
-            target_days=target,
-            due_on=calendar.add_working_days(span.started_on, target),
-            status=_status(case, span.stage, elapsed, target),
+            stage_label=label,
+            next_action=action,
+            days_in_stage=(today - since).days if since else None,
+            timed_stage=None,
+            due_on=case["review_due_on"] if review_scheduled else None,
+            elapsed_working_days=None,
+            target_days=None,
+            status=None,
         )
+        span = current_span(case)
+        if span is None:
+            return
+        area_id = case["area_id"]
+        if area_id not in self.calendars:
+            self.calendars[area_id] = await area_calendar(db, area_id)
+        calendar = self.calendars[area_id]
+        elapsed = calendar.working_days_between(span.started_on, today)
+        case.update(timed_stage=span.stage, elapsed_working_days=elapsed)
+        target = self.target(area_id, span.stage, span.started_on)
+        if target is not None:
+            case.update(
+                target_days=target,
+                due_on=calendar.add_working_days(span.started_on, target),
+                status=_status(case, span.stage, elapsed, target),
+            )
+
+
+async def _policies(db: Connection, scope: Scope) -> _Policies:
+    rows = await db.fetch(
+        """SELECT area_id, stage, effective_from, working_days FROM response_targets
+        WHERE $1::text[] IS NULL OR area_id = ANY($1)
+        ORDER BY effective_from, version""",
+        scope.areas,
+    )
+    targets: dict[tuple[str, str], list[tuple[date, int]]] = {}
+    for row in rows:
+        key = (row["area_id"], row["stage"])
+        targets.setdefault(key, []).append((row["effective_from"], row["working_days"]))
+    return _Policies(targets, {})
 
 
 def _status(case: CaseFile, stage: str, elapsed: int, target: int) -> str:
