@@ -313,6 +313,7 @@ def test_only_clinicians_and_programme_leads_of_the_area_read_the_report(
     ]
 
     assert _download(case, lead, 1).status_code == 200
+    assert _download(case, lead, 2).status_code == 404
     for headers in outsiders:
         response = _download(case, headers, 1)
         assert response.status_code == 403, response.text
