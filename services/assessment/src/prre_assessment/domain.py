@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NoReturn
 
 from prre_contracts import Event
 from prre_contracts.events.assessment import (
@@ -152,7 +152,7 @@ class AssessmentRecord(FactAggregate):
         )
         return cls.open(record_id(case.referral_id), event, context)
 
-    def schedule_again(self, case: CaseStatus) -> None:
+    def schedule_again(self, case: CaseStatus) -> NoReturn:
         """Refuse a second booking: an existing one is rescheduled instead."""
         case.ensure_open()
         self._ensure_not_cancelled()
