@@ -204,6 +204,8 @@ def test_an_area_goes_from_mobilisation_to_scale(
             ],
         },
     )
+    new_lead = programme.post("/settings/elm/lead", {"lead_name": "Kim Lee"}, 200)
+    assert (new_lead["lead_name"], new_lead["urn"]) == ("Kim Lee", "100002")
     moved = programme.post("/phase", {"to_phase": "pilot"}, status=200)
     assert moved["phase"] == "pilot"
 

@@ -411,3 +411,17 @@ def test_a_governance_report_follows_an_open_commissioning_cycle(
         "cannot be presented before then."
     )
     assert [r.outcome for r in area.log.reports] == ["approved"]
+
+
+def test_a_settings_lead_can_change_but_not_to_the_same_person(
+    area: Area, context: CommandContext
+) -> None:
+    area.change_setting_lead("hill-school", "C. New", date(2025, 4, 1), context)
+    with pytest.raises(RuleBroken) as refused:
+        area.change_setting_lead("hill-school", "C. New", date(2025, 4, 2), context)
+
+    assert area.settings["hill-school"].lead_name == "C. New"
+    assert area.settings["hill-school"].urn == "100001"
+    assert str(refused.value) == (
+        "C. New is already the lead of setting 'hill-school'."
+    )

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Protocol, TypeVar, get_args
 
@@ -39,6 +39,7 @@ from prre_contracts.events.programme import (
     ResponseTimesDefined,
     ServiceLevelArrangementAgreed,
     SettingEnrolled,
+    SettingLeadChanged,
     SltDeliveryModelAgreed,
     TermDatesRecorded,
     TriageThresholdsDefined,
@@ -283,6 +284,21 @@ class Area(FactAggregate):
         self.record(event, context)
         if arrangement is not None:
             self.agree_arrangement(setting_id, arrangement, context)
+
+    def change_setting_lead(
+        self, setting_id: str, lead_name: str, changed_on: date, context: CommandContext
+    ) -> None:
+        """Another member of staff now owns the setting's part in the programme."""
+        self._ensure_enrolled(setting_id)
+        if self.settings[setting_id].lead_name == lead_name:
+            raise RuleBroken(
+                f"{lead_name} is already the lead of setting '{setting_id}'."
+            )
+        event = SettingLeadChanged(
+            area_id=self.area_id, setting_id=setting_id, lead_name=lead_name,
+            changed_on=changed_on,
+        )  # fmt: skip
+        self.record(event, context)
 
     def agree_arrangement(
         self, setting_id: str, arrangement: Arrangement, context: CommandContext
@@ -638,6 +654,11 @@ class Area(FactAggregate):
                     event.setting_id, event.name, event.kind, event.urn,
                     event.lead_name, event.enrolled_on,
                 )  # fmt: skip
+            case SettingLeadChanged():
+                setting = self.settings[event.setting_id]
+                self.settings[event.setting_id] = replace(
+                    setting, lead_name=event.lead_name
+                )
             case ReferralCriteriaDefined():
                 self.criteria_versions.append(
                     CriteriaVersion(

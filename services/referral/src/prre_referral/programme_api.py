@@ -161,6 +161,11 @@ class EnrolSetting(Command):
     )
 
 
+class ChangeSettingLead(Command):
+    lead_name: Name
+    changed_on: date | None = None
+
+
 class RecordTermDates(Command):
     academic_year: Annotated[str, StringConstraints(pattern=r"^\d{4}/\d{2}$")] = Field(
         description="For example '2025/26'."
@@ -538,6 +543,25 @@ async def agree_arrangement(
     area, _ = await change_area(
         runtime, caller, area_id, None,
         lambda area, ctx: area.agree_arrangement(setting_id, body.value(), ctx),
+    )  # fmt: skip
+    return _setting(area, setting_id)
+
+
+@router.post("/areas/{area_id}/settings/{setting_id}/lead")
+async def change_setting_lead(
+    area_id: str,
+    setting_id: str,
+    body: ChangeSettingLead,
+    caller: Caller,
+    runtime: Runtime,
+) -> dict[str, Any]:
+    """Name another member of staff as the setting's lead."""
+    changed_on = body.changed_on or runtime.clock.today()
+    area, _ = await change_area(
+        runtime, caller, area_id, body.changed_on,
+        lambda area, ctx: area.change_setting_lead(
+            setting_id, body.lead_name, changed_on, ctx
+        ),
     )  # fmt: skip
     return _setting(area, setting_id)
 
