@@ -70,6 +70,23 @@ def complete(journey: Journey, review_id: str, **body: object) -> httpx.Response
     return response
 
 
+def closed_as(journey: Journey, reason: str) -> bool:
+    """Whether the scheduler has heard the referral closed for ``reason``."""
+    rows = (
+        journey.apis[SCHEDULER]
+        .get(
+            "/known-referrals",
+            params={"area_id": journey.area},
+            headers=journey.bearer(Role.PROGRAMME_LEAD),
+        )
+        .json()
+    )
+    return any(
+        row["referral_id"] == journey.id and row["closed_reason"] == reason
+        for row in rows
+    )
+
+
 def refused(response: httpx.Response, message: str) -> None:
     assert response.status_code == 409, response.text
     assert response.json()["message"] == message
@@ -196,9 +213,10 @@ def test_withdrawn_consent_cancels_the_review_and_nothing_falls_due(
     [cancelled] = of_type(events, "TimersCancelled")
     assert cancelled.data["timers"] == [f"review-due:{review_id}"]
     assert cancelled.data["reason"] == "consent-withdrawn"
+    eventually(lambda: closed_as(journey, "consent-withdrawn"))
     refused(
         complete(journey, review_id),
-        f"Consent for referral {journey.id} was withdrawn on {MONDAY.date()}; "
+        f"Referral {journey.id} was closed on {MONDAY.date()} (consent-withdrawn); "
         "its review can no longer be recorded.",
     )
     untriaged.close()
