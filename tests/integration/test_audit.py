@@ -8,6 +8,7 @@ events through the application's role, then plays an attacker.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from helpers import unique
 from prre_contracts import Actor, Event, EventEnvelope, examples
 from prre_projections.audit import APP_ROLE, protect_audit_trail, verify_chain
 from prre_projections.cli import app as projections_cli
-from prre_projections.projector import append_to_audit_trail
+from prre_projections.projector import append_to_audit_trail, chain_hash
 from prre_runtime.stack import Stack, with_database
 
 
@@ -243,3 +244,51 @@ async def test_the_verify_command_fails_naming_the_first_broken_row(
     assert broken.exit_code == 1
     assert "broken at row 3" in broken.output
     assert "removed" in broken.output
+
+
+async def rewrite_history(trail: Trail, seq: int) -> None:
+    """A superuser changes row ``seq`` and recomputes every hash from there."""
+    await trail.tamper(
+        """UPDATE audit_trail SET actor_subject = 'someone-else@example.org',
+            envelope = jsonb_set(envelope, '{actor,subject}',
+                '"someone-else@example.org"') WHERE seq = $1""",
+        seq,
+    )
+    rows = await trail.admin.fetch(
+        "SELECT seq, envelope::text AS body, previous_hash FROM audit_trail "
+        "WHERE seq >= $1 ORDER BY seq",
+        seq,
+    )
+    previous = rows[0]["previous_hash"]
+    for row in rows:
+        body = json.dumps(
+            json.loads(row["body"]), sort_keys=True, separators=(",", ":")
+        )
+        digest = chain_hash(previous, body)
+        await trail.tamper(
+            "UPDATE audit_trail SET previous_hash = $2, hash = $3 WHERE seq = $1",
+            row["seq"], previous, digest,
+        )  # fmt: skip
+        previous = digest
+
+
+async def test_an_anchor_from_the_minutes_catches_a_rewritten_chain(
+    trail: Trail,
+) -> None:
+    last = len(trail.envelopes)
+    minuted = await trail.admin.fetchval(
+        "SELECT hash FROM audit_trail WHERE seq = $1", last
+    )
+    arguments = ["verify", "--database-url", trail.admin_url,
+                 "--anchor", f"{last}:{minuted}"]  # fmt: skip
+    runner = CliRunner()
+    before = await asyncio.to_thread(runner.invoke, projections_cli, arguments)
+    assert before.exit_code == 0, before.output
+
+    await rewrite_history(trail, 3)
+
+    assert (await verify_chain(trail.admin)).intact  # the chain alone looks fine
+    after = await asyncio.to_thread(runner.invoke, projections_cli, arguments)
+    assert after.exit_code == 1
+    said = " ".join(after.output.split())  # the console wraps long lines
+    assert f"no longer holds hash {minuted} at row {last}" in said

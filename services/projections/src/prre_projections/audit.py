@@ -324,3 +324,17 @@ async def _first_unrecorded(
         "removed",
         "this event was consumed and appended but is no longer in the trail",
     )
+
+
+async def anchor_holds(connection: asyncpg.Connection, seq: int, hash_: str) -> bool:
+    """Whether row ``seq`` still has the hash someone wrote down earlier.
+
+    An intact chain whose row ``seq`` has that hash has every row up to
+    ``seq`` exactly as it was then, even against someone who rewrote a row
+    and recomputed every hash after it (which :func:`verify_chain` alone
+    cannot tell from the truth). Board minutes record such an anchor.
+    """
+    found = await connection.fetchval(
+        "SELECT hash FROM audit_trail WHERE seq = $1", seq
+    )
+    return bool(found == hash_)

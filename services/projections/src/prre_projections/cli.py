@@ -22,6 +22,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 
 from prre_projections.audit import (
     APP_ROLE,
+    Verification,
+    anchor_holds,
     protect_audit_trail,
     verify_chain,
     with_user,
@@ -83,15 +85,42 @@ def with_database(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) 
     return asyncio.run(run())
 
 
+Anchor = Annotated[
+    str | None,
+    typer.Option(
+        metavar="ROW:HASH",
+        help="A row and hash recorded earlier (e.g. in board minutes) that the "
+        "trail must still hold.",
+    ),
+]
+
+
 @app.command()
-def verify(database_url: DatabaseUrl = None, home: Home = Path(".prre")) -> None:
+def verify(
+    database_url: DatabaseUrl = None, home: Home = Path(".prre"), anchor: Anchor = None
+) -> None:
     """Check the audit trail's hash chain; exit 1 naming the first broken row."""
     url = database_url or local_url(home.resolve())
+    seq, _, expected = (anchor or "0:").partition(":")
+    if not seq.isdigit() or (anchor and not expected):
+        raise typer.BadParameter("give it as ROW:HASH", param_hint="--anchor")
     with progress_bar("verifying the audit trail") as update:
-        result = with_database(url, lambda db: verify_chain(db, update))
+
+        async def check(db: asyncpg.Connection) -> tuple[Verification, bool]:
+            result = await verify_chain(db, update)
+            held = not anchor or await anchor_holds(db, int(seq), expected)
+            return result, held
+
+        result, anchored = with_database(url, check)
     if result.first_break is not None:
         console.print(f"[red]The audit trail is broken at {result.first_break}[/red]")
         console.print(f"{result.rows} rows before it are intact.")
+        raise typer.Exit(1)
+    if not anchored:
+        console.print(
+            f"[red]The audit trail no longer holds hash {expected} at row {seq}: "
+            "it was rewritten, and its hashes recomputed, since then.[/red]"
+        )
         raise typer.Exit(1)
     console.print(
         f"[green]The audit trail is intact:[/green] {result.rows} rows, "
