@@ -433,3 +433,45 @@ async def test_as_at_a_past_date_shows_the_earlier_state_and_leaves_live_alone(
         "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'as_at_%'"
     )
     assert schemas == 0, "the as-at copy is thrown away"
+
+
+async def test_further_support_waits_for_the_next_review_and_answers_reopen_triage(
+    pool: asyncpg.Pool,
+) -> None:
+    story = Story(unique("south"))
+    programme(story)
+    supported, asked = uuid.uuid4(), uuid.uuid4()
+    case_a(story, supported)
+    story.told = [pair for pair in story.told
+                  if pair[0].event_type != "ReferralClosed"]  # fmt: skip
+    area, request = story.area_id, uuid.uuid4()
+    for event, on in (
+        (rv.ReviewScheduled(area_id=area, referral_id=supported,
+         review_id=uuid.uuid4(), scheduled_on=D("2026-05-08"),
+         due_on=D("2026-06-19")), D("2026-05-08")),
+        (received(area, asked, "elm", "2026-05-11"), D("2026-05-11")),
+        (t.MoreInformationRequested(area_id=area, referral_id=asked,
+         request_id=request, questions=["Attendance this term?"],
+         requested_on=D("2026-05-12")), D("2026-05-12")),
+    ):  # fmt: skip
+        story.tell(event, on)
+    await consume(pool, story)
+    scope = queries.Scope([area])
+
+    async with pool.acquire() as db:
+        while_asking = by_id(await queries.caseload(db, scope, D("2026-05-13")))
+        answered = t.MoreInformationReceived(
+            area_id=area, referral_id=asked, request_id=request,
+            received_on=D("2026-05-14"), answers=["82%"],
+        )  # fmt: skip
+        story.tell(answered, D("2026-05-14"))
+        async with db.transaction():
+            await project(*story.told[-1], db)
+        after_answers = by_id(await queries.caseload(db, scope, D("2026-05-14")))
+        outcomes = await queries.outcomes(db, scope)
+
+    assert while_asking[supported]["stage"] == "review-scheduled"
+    assert while_asking[supported]["due_on"] == D("2026-06-19")
+    assert while_asking[asked]["stage"] == "more-information"
+    assert after_answers[asked]["stage"] == "awaiting-triage"
+    assert outcomes[0]["reviewed"] == 1, "the first review's outcome still counts"

@@ -39,6 +39,7 @@ from prre_contracts.events.review import (
     ReviewScheduled,
 )
 from prre_contracts.events.triage import (
+    MoreInformationReceived,
     MoreInformationRequested,
     ReferralAccepted,
     ReferralDeclined,
@@ -95,11 +96,12 @@ def apply(case: CaseFile, event: Event) -> date | None:
 
 def stage_of(case: CaseFile) -> str:
     """The stage a case is in, from the latest milestone it has reached."""
+    if case.get("closed_on"):
+        return "closed"
+    if _awaiting_review(case):
+        return "review-due" if case.get("review_is_due") else "review-scheduled"
     milestones = (
-        ("closed_on", "closed"),
         ("reviewed_on", "reviewed"),
-        ("review_is_due", "review-due"),
-        ("review_due_on", "review-scheduled"),
         ("plan_on", "plan-agreed"),
         ("feedback_on", "plan-due"),
         ("report_on", "feedback-due"),
@@ -111,6 +113,12 @@ def stage_of(case: CaseFile) -> str:
     if case["consent"] in ("refused", "withdrawn"):
         return "stopped"
     return _triage_stage(case)
+
+
+def _awaiting_review(case: CaseFile) -> bool:
+    """A review is set and not yet done (after further support, the next one)."""
+    due, reviewed = case.get("review_due_on"), case.get("reviewed_on")
+    return bool(due) and (not reviewed or due > reviewed)
 
 
 def _triage_stage(case: CaseFile) -> str:
@@ -149,16 +157,26 @@ def stage_spans(case: CaseFile) -> list[StageSpan]:
         ("assessment", assessment_start, case.get("assessed_on")),
         ("report", case.get("assessed_on"), case.get("report_on")),
         ("feedback", case.get("report_on"), case.get("feedback_on")),
-        ("review", _review_start(case), case.get("reviewed_on")),
     )
-    return [
+    spans = [
         StageSpan(stage, start, end) for stage, start, end in starts_and_ends if start
     ]
+    review = _review_span(case)
+    return [*spans, review] if review else spans
 
 
-def _review_start(case: CaseFile) -> date | None:
-    due: date | None = case.get("review_due_on")
-    return due if case.get("review_is_due") or case.get("reviewed_on") else None
+def _review_span(case: CaseFile) -> StageSpan | None:
+    """The review stage runs from the day a review falls due until it is done.
+
+    Only the first review is timed once done; a later one (after further
+    support) shows its running clock but its finished time is not kept.
+    """
+    due, reviewed = case.get("review_due_on"), case.get("reviewed_on")
+    if due and reviewed and reviewed >= due:
+        return StageSpan("review", due, reviewed)
+    if due and case.get("review_is_due"):
+        return StageSpan("review", due, None)
+    return None
 
 
 TIMED_STAGE = {
@@ -211,6 +229,12 @@ def _information_provided(case: CaseFile, event: MoreInformationProvided) -> dat
     if event.baseline is not None:
         _set_baseline(case, event.baseline)
     return event.provided_on
+
+
+def _information_received(case: CaseFile, event: MoreInformationReceived) -> date:
+    if case["triage"] == "more-information":
+        case["triage"] = "pending"
+    return event.received_on
 
 
 def _screened(case: CaseFile, event: ReferralScreened) -> date:
@@ -306,7 +330,7 @@ def _plan(case: CaseFile, event: ActionPlanAgreed) -> date:
 
 
 def _review_scheduled(case: CaseFile, event: ReviewScheduled) -> date:
-    case["review_due_on"] = event.due_on
+    case.update(review_due_on=event.due_on, review_is_due=False)
     return event.scheduled_on
 
 
@@ -346,6 +370,7 @@ _RULES: tuple[tuple[type[Any], Any], ...] = (
     (ReferralAccepted, _accepted),
     (ReferralDeclined, _declined),
     (MoreInformationRequested, _information_requested),
+    (MoreInformationReceived, _information_received),
     (ConsentConfirmed, _consent_confirmed),
     (ConsentRefused, _consent_refused),
     (ConsentWithdrawn, _consent_withdrawn),
