@@ -79,6 +79,9 @@ class Case:
         assert response.status_code == 200, response.text
 
     def accept(self, priority: str = "routine") -> None:
+        # The shared referral directory drops an acceptance that overtakes the
+        # referral's arrival (two topics), so wait until the service knows it.
+        self.known(lambda row: True)
         lead = self.tokens.bearer(Role.TRIAGE_LEAD, self.area)
 
         def accepted() -> bool:
