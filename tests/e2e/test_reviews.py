@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.slow
 
 MONDAY = datetime(2027, 1, 11, 9, tzinfo=UTC)
 DUE = date(2027, 3, 8)  # eight weeks after the feedback meeting
+OVERDUE = date(2027, 3, 23)  # the 11th working day after DUE; the target is 10
 SCHEDULER = "review-scheduler"
 OUTCOME = {
     "attendance_percent": 93,
@@ -70,6 +72,17 @@ def complete(journey: Journey, review_id: str, **body: object) -> httpx.Response
     return response
 
 
+def area_reviews(journey: Journey, status: str) -> list[dict[str, Any]]:
+    response = journey.apis[SCHEDULER].get(
+        f"/areas/{journey.area}/reviews",
+        params={"status": status},
+        headers=journey.bearer(Role.PROGRAMME_LEAD),
+    )
+    assert response.status_code == 200, response.text
+    rows: list[dict[str, Any]] = response.json()
+    return rows
+
+
 def closed_as(journey: Journey, reason: str) -> bool:
     """Whether the scheduler has heard the referral closed for ``reason``."""
     rows = (
@@ -92,7 +105,7 @@ def refused(response: httpx.Response, message: str) -> None:
     assert response.json()["message"] == message
 
 
-def test_a_review_falls_due_exactly_once_with_two_schedulers_and_a_restart(
+def test_a_review_falls_due_and_overdue_once_with_two_schedulers_and_a_restart(
     running: Stack, journey: Journey, clock: FileClock, replica: ServiceProcess
 ) -> None:
     journey.to_action_plan(review_after_weeks=8)
@@ -103,6 +116,11 @@ def test_a_review_falls_due_exactly_once_with_two_schedulers_and_a_restart(
     clock.set(at(DUE))
 
     review = journey.review_in("due")
+    clock.set(at(OVERDUE))
+    journey.review_in("overdue")
+    assert [row["review_id"] for row in area_reviews(journey, "overdue")] == [
+        review["review_id"]
+    ]
     completed = complete(journey, review["review_id"])
     assert completed.status_code == 200, completed.text
     events = eventually(
@@ -114,6 +132,11 @@ def test_a_review_falls_due_exactly_once_with_two_schedulers_and_a_restart(
     )
     assert len(of_type(events, "ReviewScheduled")) == 1
     assert len(of_type(events, "ReviewDue")) == 1
+    [overdue] = of_type(events, "ReviewOverdueFlagged")
+    assert overdue.data["flagged_on"] == OVERDUE.isoformat()
+    assert overdue.data["working_days_overdue"] == 11
+    [breach] = of_type(events, "ResponseTimeBreached")
+    assert (breach.data["stage"], breach.data["target_working_days"]) == ("review", 10)
 
 
 def test_a_completed_review_sets_the_outcome_beside_the_baseline(
