@@ -425,3 +425,24 @@ def test_a_settings_lead_can_change_but_not_to_the_same_person(
     assert str(refused.value) == (
         "C. New is already the lead of setting 'hill-school'."
     )
+
+
+def test_phases_and_evaluations_are_not_dated_before_the_pilot_began(
+    area: Area, context: CommandContext
+) -> None:
+    early = evaluation().model_copy(update={"evaluated_on": date(2025, 3, 1)})
+    with pytest.raises(RuleBroken) as evaluated:
+        area.record_pilot_evaluation(early, context)
+    area.record_pilot_evaluation(evaluation(), context)
+    with pytest.raises(RuleBroken) as moved:
+        area.move_to("scale", date(2025, 2, 28), context)
+
+    assert str(evaluated.value) == (
+        "Area 'north-vale' moved to pilot on 2025-03-03; it cannot record its "
+        "pilot evaluation on an earlier day (2025-03-01)."
+    )
+    assert str(moved.value) == (
+        "Area 'north-vale' moved to pilot on 2025-03-03; it cannot move to scale "
+        "on an earlier day (2025-02-28)."
+    )
+    assert area.phase == "pilot"

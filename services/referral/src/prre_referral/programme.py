@@ -444,6 +444,7 @@ class Area(FactAggregate):
     def move_to(self, to_phase: Phase, on: date, context: CommandContext) -> None:
         """Move on to the next phase, if its entry conditions are met."""
         self._ensure_next_phase(to_phase)
+        self._ensure_not_before_phase_began(on, f"move to {to_phase}")
         if to_phase == "pilot":
             self._ensure_ready("move to pilot")
         if to_phase == "scale":
@@ -453,6 +454,16 @@ class Area(FactAggregate):
             changed_on=on,
         )  # fmt: skip
         self.record(event, context)
+
+    def _ensure_not_before_phase_began(self, on: date, doing: str) -> None:
+        """Phases follow one another in time: nothing is dated before the last."""
+        if self.phase_history and on < self.phase_history[-1].changed_on:
+            began = self.phase_history[-1]
+            raise RuleBroken(
+                f"Area '{self.area_id}' moved to {began.to_phase} on "
+                f"{began.changed_on.isoformat()}; it cannot {doing} on an earlier "
+                f"day ({on.isoformat()})."
+            )
 
     def _ensure_next_phase(self, to_phase: Phase) -> None:
         current, target = PHASES.index(self.phase), PHASES.index(to_phase)
@@ -553,6 +564,9 @@ class Area(FactAggregate):
                 f"Area '{self.area_id}' is in {self.phase}; a pilot evaluation is "
                 "recorded while the area is in pilot."
             )
+        self._ensure_not_before_phase_began(
+            evaluation.evaluated_on, "record its pilot evaluation"
+        )
         self.record(evaluation.model_copy(update={"area_id": self.area_id}), context)
 
     def open_commissioning_cycle(
