@@ -97,7 +97,8 @@ def title_facts(report: GovernanceReport) -> list[tuple[str, str]]:
         ("Settings enrolled", str(len(area.settings))),
         ("Produced", report.generated_at.strftime("%d %B %Y %H:%M UTC")),
         ("Source", f"{report.events} events of the audit trail, up to row "
-                   f"{report.last_seq} (hash {report.last_hash[:16]}…)"),
+                   f"{report.last_seq}"),
+        ("Anchor for the minutes", f"{report.last_seq}:{report.last_hash}"),
     ]  # fmt: skip
 
 
@@ -283,13 +284,14 @@ def bar_chart(title: str, bars: Bars, legend: list[str]) -> str:
                 f"<text x='{166 + width:.1f}' y='{y + series * 14 + 10}'>"
                 f"{value:g}</text>"
             )
-    legend_y = height - 6
+    legend_y, x = height - 6, 160
     for series, name in enumerate(legend):
         parts.append(
-            f"<rect x='{160 + series * 140}' y='{legend_y - 10}' width='10' "
-            f"height='10' fill='{colours[series % 2]}'/><text "
-            f"x='{174 + series * 140}' y='{legend_y}'>{escape(name)}</text>"
+            f"<rect x='{x}' y='{legend_y - 10}' width='10' height='10' "
+            f"fill='{colours[series % 2]}'/><text x='{x + 14}' y='{legend_y}'>"
+            f"{escape(name)}</text>"
         )
+        x += 30 + 7 * len(name)  # about 7 px a character at 12 px
     parts.append("</svg>")
     return "".join(parts)
 
