@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from e2e.review_journey import Journey
 from helpers import CRITERIA, Tokens, eventually, new_area, referral_body
+from prre_runtime.clock import FileClock
 from prre_runtime.identity import Role
 from prre_runtime.stack import Stack
 
@@ -224,3 +226,50 @@ def test_an_action_plan_needing_no_review_completes_the_case(
     assert closed["closed_reason"] == "completed"
     assert closed["closed_on"] == today
     assert closed["triage"]["status"] == "accepted"
+
+
+MONDAY = datetime(2027, 1, 11, 9, tzinfo=UTC)
+REVIEW_DUE = datetime(2027, 3, 8, 9, tzinfo=UTC)  # eight weeks after the meeting
+
+
+def test_a_review_that_re_refers_closes_the_case_and_the_child_is_referred_again(
+    running: Stack, tokens: Tokens, clock: FileClock
+) -> None:
+    clock.set(MONDAY)
+    with httpx.Client(base_url=running.url("referral"), timeout=30) as client:
+        area = new_area(client, tokens)
+    journey = Journey(running, tokens, area, MONDAY.date())
+    try:
+        re_refer(journey, clock)
+    finally:
+        journey.close()
+
+
+def re_refer(journey: Journey, clock: FileClock) -> None:
+    """Take the journey's referral to a review that re-refers the child."""
+    area = journey.area
+    referrer = journey.bearer(Role.REFERRER)
+    first_view = view(journey.apis, journey.id, referrer)
+    journey.to_action_plan(review_after_weeks=8)
+    review_id = journey.review_in("scheduled")["review_id"]
+    clock.set(REVIEW_DUE)
+    journey.review_in("due")
+
+    completed = journey.apis["review-scheduler"].post(
+        f"/reviews/{review_id}/complete",
+        json={"outcome": first_view["baseline"], "decision": "re-refer"},
+        headers=journey.bearer(Role.CLINICIAN),
+    )
+
+    assert completed.status_code == 200, completed.text
+    closed = eventually(
+        lambda: (v := view(journey.apis, journey.id, referrer))["closed_reason"] and v
+    )
+    assert closed["closed_reason"] == "re-referred"
+    assert closed["closed_on"] == REVIEW_DUE.date().isoformat()
+    again = journey.apis["referral"].post(
+        "/referrals", json=referral_body(area, "pilot-school"), headers=referrer
+    )
+    assert again.status_code == 201, again.text
+    assert again.json()["child_ref"] == first_view["child_ref"]
+    assert again.json()["stage"] == "open"
