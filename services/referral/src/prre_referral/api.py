@@ -170,7 +170,8 @@ async def provide_more_information(
     caller.ensure_role(*REFERRING_ROLES)
     referral = await _referral(runtime, referral_id, caller)
     triage = await triage_of(runtime.pool, referral_id)
-    asked = triage["request_id"] if triage else None
+    waiting = triage is not None and triage["status"] == "more-information"
+    asked = triage["request_id"] if triage and waiting else None
     referral.provide_more_information(
         asked, body.answers, body.concerns_added, body.baseline,
         body.on or runtime.clock.today(), context(runtime, caller, body.on),

@@ -5,7 +5,9 @@ referral is screened and then waits for a person's decision: accept it (with
 a priority: urgent cases are seen first), decline it (with a reason the
 referrer will read and *signposting*, other services that may help the child
 instead), or ask the referrer for more information. Once answers arrive the
-case waits for a decision again. Accepting or declining is final.
+case waits for a decision again. Accepting or declining is final, and may
+happen while answers are awaited: the questions then lapse, and answers that
+arrive later are not taken in.
 
 A *triage panel* is an area's standing triage meeting; it keeps the record of
 each meeting held (date, who attended, which referrals it decided).
