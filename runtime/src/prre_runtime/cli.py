@@ -12,14 +12,23 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from prre_runtime.clock import SystemClock
 from prre_runtime.errors import PrreError
 from prre_runtime.identity import Role, issue_token
-from prre_runtime.stack import Stack
+from prre_runtime.stack import SERVICES, Stack, StackError
 
 app = typer.Typer(
     help="PRRE platform: referral to review for children at risk of exclusion.",
@@ -38,14 +47,31 @@ Home = Annotated[
 DEFAULT_HOME = Path(".prre")
 
 
+Referrals = Annotated[
+    int,
+    typer.Option(
+        min=0, max=2000, help="Referrals in the largest area (others get fewer)."
+    ),
+]
+
+
 @app.command()
-def up(home: Home = DEFAULT_HOME) -> None:
+def up(
+    home: Home = DEFAULT_HOME,
+    demo: Annotated[
+        bool,
+        typer.Option(help="Fill a fresh system with the demo region once started."),
+    ] = False,
+    referrals: Referrals = 60,
+) -> None:
     """Start PostgreSQL, the broker and all five services; Ctrl-C stops them all."""
     stack = Stack(home=home.resolve(), progress=lambda step: console.log(step))
     _stop_on_sigterm()
     try:
         stack.start_servers()
         stack.start_services()
+        if demo:
+            _fill(stack.token_secret, _service_urls(stack), referrals, seed=2026)
         _print_urls(stack)
         signal.pause()
     except KeyboardInterrupt:
@@ -79,6 +105,58 @@ def _print_urls(stack: Stack) -> None:
         "--subject you@example.org"
     )
     Console().print("Logs and data: " + str(stack.home) + "   Stop: Ctrl-C")
+
+
+@app.command("demo")
+def demo_region(
+    home: Home = DEFAULT_HOME,
+    referrals: Referrals = 60,
+    seed: Annotated[int, typer.Option(help="Same seed, same region.")] = 2026,
+    host: Annotated[str, typer.Option(help="Where the services listen.")] = (
+        "127.0.0.1"
+    ),
+) -> None:
+    """Fill a running, empty system with a demo region: three areas in three
+    phases and a year of referrals along every branch of the pathway."""
+    urls = {spec.name: f"http://{host}:{spec.default_port}" for spec in SERVICES}
+    secret = (
+        os.environ.get("PRRE_TOKEN_SECRET") or Stack(home=home.resolve()).token_secret
+    )
+    _fill(secret, urls, referrals, seed)
+
+
+def _service_urls(stack: Stack) -> dict[str, str]:
+    return {name: service.url for name, service in stack.services.items()}
+
+
+def _fill(secret: str, urls: dict[str, str], referrals: int, seed: int) -> None:
+    from prre_runtime.demo import Demo, Services
+
+    services = Services(urls, secret)
+    try:
+        with Progress(
+            TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=console,
+        ) as bar:  # fmt: skip
+            tasks: dict[str, TaskID] = {}
+
+            def show(step: str, done: int, total: int) -> None:
+                if step not in tasks:
+                    tasks[step] = bar.add_task(step, total=total)
+                bar.update(tasks[step], completed=done, total=total)
+                if not console.is_terminal and done == total:
+                    console.log(f"{step}: {total} done")
+
+            demo = Demo(services, SystemClock().today(), seed, show)
+            counts = demo.run(referrals)
+    except httpx.TransportError as error:
+        raise StackError(
+            f"Cannot reach the services ({error}); start them with `prre up` first."
+        ) from error
+    finally:
+        services.close()
+    summary = ", ".join(f"{n} {branch}" for branch, n in sorted(counts.items()))
+    console.log(f"demo region loaded: {sum(counts.values())} referrals ({summary})")
 
 
 @app.command()
