@@ -202,3 +202,18 @@ def test_the_pages_show_the_same_figures_as_the_api(
     assert "<script" not in funnel.text
     assert "http://" not in funnel.text.replace("http://www.w3.org/2000/svg", "")
     assert "ReviewCompleted" in case.text
+
+
+def test_a_page_of_another_area_is_refused_in_words(
+    projections: httpx.Client, region: Region, tokens: Tokens
+) -> None:
+    outsider = tokens.bearer(Role.PROGRAMME_LEAD, "somewhere-else")
+    token = outsider["Authorization"].removeprefix("Bearer ")
+    cookies = projections.post("/sign-in", data={"token": token}).cookies
+
+    page = projections.get("/", params={"area_id": region.area}, cookies=cookies)
+    case = projections.get(f"/cases/{region.full}", cookies=cookies)
+
+    assert page.status_code == 403
+    assert f"Your token does not cover area &#x27;{region.area}&#x27;." in page.text
+    assert case.status_code == 403

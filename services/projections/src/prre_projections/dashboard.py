@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
 from html import escape
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,7 +21,7 @@ from prre_projections import queries
 from prre_projections.api import case_timeline
 from prre_projections.charts import Bars, bar_chart
 from prre_projections.views import ViewRequest, reading, view_request
-from prre_runtime.errors import NotAuthenticated
+from prre_runtime.errors import Forbidden, NotAuthenticated
 from prre_runtime.http import Runtime
 from prre_runtime.identity import ALL_AREAS, Principal, read_token
 from prre_runtime.service import ServiceRuntime
@@ -121,23 +121,28 @@ class Screen:
         )
 
 
-def _screen(path: str) -> Callable[..., Screen | None]:
-    def dependency(
-        request: Request,
-        runtime: Runtime,
-        area_id: str | None = None,
-        setting_id: str | None = None,
-        since: date | None = None,
-        until: date | None = None,
-        as_at: date | None = None,
-    ) -> Screen | None:
-        caller = signed_in(request, runtime)
-        if caller is None:
-            return None
+def _screen(
+    request: Request,
+    runtime: Runtime,
+    area_id: str | None = None,
+    setting_id: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    as_at: date | None = None,
+) -> Screen | Forbidden | None:
+    """The page asked for: ``None`` when nobody is signed in, the refusal when
+    the filters name an area the person may not see."""
+    caller = signed_in(request, runtime)
+    if caller is None:
+        return None
+    try:
         view = view_request(caller, runtime, area_id, setting_id, since, until, as_at)
-        return Screen(caller, view, path)
+    except Forbidden as refusal:
+        return refusal
+    return Screen(caller, view, request.url.path)
 
-    return dependency
+
+AskedScreen = Annotated[Screen | Forbidden | None, Depends(_screen)]
 
 
 Render = Callable[[Screen, ServiceRuntime], Awaitable[Response]]
@@ -146,17 +151,25 @@ Render = Callable[[Screen, ServiceRuntime], Awaitable[Response]]
 def _route(path: str, render: Render) -> None:
     """Register a page that needs a signed-in person (else: the sign-in form)."""
 
-    # The dependency is a default value, not an annotation: annotations are
-    # strings here and could not see ``path``.
-    async def endpoint(
-        runtime: Runtime,
-        screen: Screen | None = Depends(_screen(path)),
-    ) -> Response:
+    async def endpoint(runtime: Runtime, screen: AskedScreen) -> Response:
         if screen is None:
             return RedirectResponse("/sign-in", status_code=303)
+        if isinstance(screen, Forbidden):
+            return _refused(screen)
         return await render(screen, runtime)
 
     router.add_api_route(path, endpoint, methods=["GET"], name=path)
+
+
+def _refused(refusal: Forbidden) -> HTMLResponse:
+    response = page(
+        "Not allowed",
+        f"<main><section><h1>Not allowed</h1><p>{escape(str(refusal))}</p>"
+        "<p><a href='/'>Back to your caseload</a> · "
+        "<a href='/sign-out'>Sign in as someone else</a></p></section></main>",
+    )
+    response.status_code = 403
+    return response
 
 
 # --- page chrome -----------------------------------------------------------------
@@ -281,6 +294,7 @@ def _caseload_table(cases: list[dict[str, Any]], view: ViewRequest) -> str:
         + _cell(c["area_id"])
         + _cell(c["setting_id"])
         + _cell(c["priority"])
+        + _cell(c["received_on"])
         + f"<td>{escape(c['stage_label'])}</td>"
         + _cell(c["days_in_stage"], numeric=True)
         + _cell(c["next_action"])
@@ -288,7 +302,7 @@ def _caseload_table(cases: list[dict[str, Any]], view: ViewRequest) -> str:
         + f"<td>{_status_badge(c)}</td></tr>"
         for c in sorted(cases, key=_urgency)
     ]
-    head = ["Case", "Area", "Setting", "Priority", "Stage", "Days in stage",
+    head = ["Case", "Area", "Setting", "Priority", "Received", "Stage", "Days in stage",
             "Next action", "Due", "Response time"]  # fmt: skip
     return _table(head, rows)
 
@@ -497,7 +511,10 @@ async def case_page(
     caller = signed_in(request, runtime)
     if caller is None:
         return RedirectResponse("/sign-in", status_code=303)
-    facts = await case_timeline(runtime, caller, referral_id, as_at)
+    try:
+        facts = await case_timeline(runtime, caller, referral_id, as_at)
+    except Forbidden as refusal:
+        return _refused(refusal)
     view = view_request(caller, runtime, facts[0]["area_id"], as_at=as_at)
     rows = [
         "<tr>" + _cell(f["occurred_at"].date()) + f"<td>{escape(f['event_type'])}</td>"

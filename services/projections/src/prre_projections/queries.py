@@ -374,7 +374,7 @@ async def timeline(
     db: Connection, referral_id: uuid.UUID, until: date | None
 ) -> list[dict[str, Any]]:
     """Every fact about one referral, from every service, in the order they
-    happened (and, on the same moment, in the order they were received).
+    happened; facts dated the same moment in the order they were recorded.
 
     Triage meetings are keyed by area but list the referrals they considered,
     so they appear in the timelines of those referrals too.
@@ -387,7 +387,7 @@ async def timeline(
             OR (event_type = 'TriageMeetingHeld'
                 AND envelope->'data'->'referral_ids' ? $1))
           AND ($2::date IS NULL OR occurred_at::date <= $2)
-        ORDER BY occurred_at, seq""",
+        ORDER BY occurred_at, recorded_at, seq""",
         str(referral_id),
         until,
     )
