@@ -47,6 +47,9 @@ async def triage_queue(
     area_id: str, caller: Caller, runtime: Runtime
 ) -> list[dict[str, Any]]:
     """Open referrals of the area awaiting a triage decision, urgent first."""
+    # Known shortcoming: each open referral's case is loaded from the event
+    # store on every call, fine for a pilot's tens of cases; a queue table fed
+    # from this service's own topic would make it one query.
     caller.ensure_area(area_id)
     caller.ensure_role(*QUEUE_ROLES)
     rows = await runtime.pool.fetch(

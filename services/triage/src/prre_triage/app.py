@@ -22,6 +22,9 @@ from prre_triage.reactions import TriageReactions
 
 NAME = "triage"
 CONSUMES = [topic_for("referral")]
+# Known shortcoming: triage does not follow its own topic, so the ``triage``
+# column of its referral directory (and its /known-referrals) stays
+# 'pending'; the triage record (GET /referrals/{id}/triage) is the truth.
 
 
 async def _prepare(pool: asyncpg.Pool) -> None:
