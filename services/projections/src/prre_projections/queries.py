@@ -21,6 +21,7 @@ from prre_projections.casefile import (
     current_span,
 )
 from prre_projections.readmodels import area_calendar
+from prre_projections.rebuild import end_of_day
 from prre_runtime.calendar import WorkingDayCalendar
 from prre_runtime.consumer import Connection
 
@@ -74,7 +75,11 @@ async def caseload(
     stage: str | None = None,
     include_closed: bool = False,
 ) -> list[dict[str, Any]]:
-    """Cases in scope with their stage, next action, due date and timeliness."""
+    """Cases in scope with their stage, next action, due date and timeliness.
+
+    Known shortcoming: at most 5000 cases are returned (the oldest first) and
+    there is no paging yet; a regional view of a large region is cut short.
+    """
     rows = await db.fetch(
         f"""SELECT * FROM caseload WHERE {_where("received_on")}
             AND ($5::text IS NULL OR stage = $5) AND ($6 OR stage <> 'closed')
@@ -386,9 +391,9 @@ async def timeline(
         WHERE (partition_key = $1
             OR (event_type = 'TriageMeetingHeld'
                 AND envelope->'data'->'referral_ids' ? $1))
-          AND ($2::date IS NULL OR occurred_at::date <= $2)
+          AND ($2::timestamptz IS NULL OR occurred_at <= $2)
         ORDER BY occurred_at, recorded_at, seq""",
         str(referral_id),
-        until,
+        end_of_day(until) if until else None,
     )
     return [{**row, "data": json.loads(row["data"])} for row in rows]

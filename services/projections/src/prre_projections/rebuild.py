@@ -132,7 +132,11 @@ async def _apply_stored(connection: Connection, body: str) -> bool:
 
 
 def end_of_day(day: date) -> datetime:
-    """The last moment of ``day`` (UTC): facts up to it count as at that date."""
+    """The last moment of ``day``: facts up to it count as at that date.
+
+    Known shortcoming: the day ends at midnight UTC, not UK local time, so in
+    summer a fact dated between midnight and 01:00 BST counts on the day before.
+    """
     return datetime.combine(day + timedelta(days=1), time.min, UTC) - timedelta(
         microseconds=1
     )
@@ -147,6 +151,11 @@ async def read_models_as_at(
     ``as_at=None`` reads the live models. Otherwise the models are built in a
     temporary schema from the events of ``areas`` (``None``: all) that had
     happened by the end of that day, and thrown away afterwards.
+
+    Known shortcoming: every as-at request replays its areas' events again
+    (seconds for an area's few thousand events, far longer for a region's
+    years); keeping built schemas per (day, areas) until a newer event
+    arrives would remove the cost.
     """
     async with pool.acquire() as connection:
         if as_at is None:
