@@ -1,14 +1,16 @@
 """``prre projections ...``: verify the audit trail, rebuild read models, report.
 
 Every command reads the projections database. By default that is the one
-``prre up`` runs (embedded PostgreSQL on port 54329, with the application
-role's password from the stack's home); ``--database-url`` or
-``PRRE_DATABASE_URL`` names another.
+``prre up`` runs: on the server ``PRRE_DATABASE_URL`` names, as ``prre up``
+reads it, else the embedded PostgreSQL on port 54329; as the application
+role, with its password from the stack's home. ``--database-url`` or
+``PRRE_PROJECTIONS_DATABASE_URL`` names the database itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -28,6 +30,7 @@ from prre_projections.audit import (
     verify_chain,
     with_user,
 )
+from prre_runtime.stack import with_database
 
 app = typer.Typer(
     help="The read side: audit trail, read models and the governance report.",
@@ -39,6 +42,7 @@ T = TypeVar("T")
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:54329/prre_projections"
 """The projections database of ``prre up`` (embedded PostgreSQL, fixed port)."""
+DATABASE = "prre_projections"
 
 Home = Annotated[
     Path,
@@ -48,17 +52,19 @@ DatabaseUrl = Annotated[
     str | None,
     typer.Option(
         help="The projections database; default: the one `prre up` runs.",
-        envvar="PRRE_DATABASE_URL",
+        envvar="PRRE_PROJECTIONS_DATABASE_URL",
     ),
 ]
 
 
 def local_url(home: Path) -> str:
     """The URL the service of ``prre up`` in ``home`` connects with."""
+    server = os.environ.get("PRRE_DATABASE_URL")
+    database = with_database(server, DATABASE) if server else LOCAL_SERVER
     password_file = home / "projections-db-password"
     if not password_file.exists():
-        return LOCAL_SERVER
-    return with_user(LOCAL_SERVER, APP_ROLE, password_file.read_text().strip())
+        return database
+    return with_user(database, APP_ROLE, password_file.read_text().strip())
 
 
 @contextmanager
@@ -74,7 +80,7 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
-def with_database(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+def using(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
     async def run() -> T:
         connection = await asyncpg.connect(url)
         try:
@@ -111,7 +117,7 @@ def verify(
             held = not anchor or await anchor_holds(db, int(seq), expected)
             return result, held
 
-        result, anchored = with_database(url, check)
+        result, anchored = using(url, check)
     if result.first_break is not None:
         console.print(f"[red]The audit trail is broken at {result.first_break}[/red]")
         console.print(f"{result.rows} rows before it are intact.")
@@ -205,7 +211,7 @@ def report(
     if format not in renderers:
         raise typer.BadParameter("use html, pdf or csv", param_hint="--format")
     url = database_url or local_url(home.resolve())
-    figures = with_database(
+    figures = using(
         url,
         lambda db: governance_report(
             db, area, start and start.date(), end and end.date(), term=term,
