@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+import uuid
 import zlib
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,10 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers import Tokens, eventually, new_area, referral_body
+from prre_contracts import Actor, Event, EventEnvelope, examples
 from prre_projections.cli import app as projections_cli
+from prre_projections.report import Period, fold
+from prre_projections.report import figures as figures_of
 from prre_runtime.identity import Role
 from prre_runtime.stack import Stack
 
@@ -98,6 +102,19 @@ def area(apis: dict[str, httpx.Client], tokens: Tokens) -> str:
     _triage(apis, lead, f"/referrals/{ids[3]}/triage/decline",
             {"reason": DECLINE_REASON, "signposting": ["School SENCo"]})  # fmt: skip
     return area_id
+
+
+def story_envelope(event: Event, seq: int) -> EventEnvelope:
+    """The envelope of one example event, as the audit trail would hold it."""
+    occurred = datetime(2025, 4, 1, tzinfo=UTC) + timedelta(hours=seq)
+    return EventEnvelope(
+        event_id=uuid.uuid4(), event_type=event.event_type,
+        schema_version=event.schema_version, source=event.publisher,
+        area_id=event.area_id, partition_key=event.partition_key(),
+        aggregate_id=uuid.uuid4(), aggregate_version=seq, occurred_at=occurred,
+        recorded_at=occurred, actor=Actor(subject="t@example.org", role="clinician"),
+        correlation_id=uuid.uuid4(), data=event.model_dump(mode="json"),
+    )  # fmt: skip
 
 
 def csv_figures(text: str) -> dict[tuple[str, str], list[str]]:
@@ -272,3 +289,24 @@ def test_the_rebuild_command_rebuilds_the_read_models_to_the_same_figures(
     assert re.search(r"Rebuilt from \d+ events \(0 unreadable, skipped\)", said)
     assert dashboard_funnel() == before
     assert before[0] == ("received", 4)
+
+
+def test_a_whole_case_gives_timeliness_breaches_and_outcomes() -> None:
+    """The catalogue's example story (one case, referral to review), folded as
+    the report folds the audit trail: the figures no API seeding above reaches."""
+    story = [
+        (seq, "0" * 64, story_envelope(event, seq), event)
+        for seq, event in enumerate(examples.all_examples(), start=1)
+    ]
+    period = Period(date(2025, 9, 1), date(2025, 12, 31), "2025 autumn")
+
+    made = figures_of(fold(examples.AREA, story, period.end), period, datetime.now(UTC))
+
+    triage = next(s for s in made.timeliness if s.stage == "triage")
+    assert (triage.cases, triage.median_days, triage.target_days) == (1, 4, 5)
+    [breach] = made.breaches
+    assert (breach.stage, breach.target_days, breach.elapsed_days) == ("triage", 5, 6)
+    assert breach.reasons == ("more information requested (2025-09-16)",)
+    assert made.outcomes.attendance_before == examples.BASELINE.attendance_percent
+    assert made.outcomes.exclusion_better == 1
+    assert [s.title for s in made.sessions] == ["Spotting communication needs"]
