@@ -74,6 +74,9 @@ def test_a_lead_signs_in_reads_the_figures_and_opens_a_case_timeline(
     snap(page, "caseload")
     awaiting_triage = page.inner_text("#queue-awaiting_triage")
     overdue = page.inner_text("#queue-overdue")
+    page.click("#queue-overdue")
+    snap(page, "caseload-overdue")
+    overdue_rows = page.locator("section tbody tr").count()
 
     page.click("nav >> text=Funnel")
     snap(page, "funnel")
@@ -91,7 +94,7 @@ def test_a_lead_signs_in_reads_the_figures_and_opens_a_case_timeline(
     snap(page, "timeline")
     timeline = page.inner_text("#timeline")
 
-    assert (awaiting_triage, overdue) == ("1", "2")
+    assert (awaiting_triage, overdue, overdue_rows) == ("1", "2", 2)
     assert (received, reviewed) == ("4", "1")
     assert "Mon 11 Jan 2027" in banner
     assert timeline.index("ReferralReceived") < timeline.index("ReviewCompleted")

@@ -50,6 +50,8 @@ border-radius:6px;margin-bottom:1rem}
 .card{background:#fff;border:1px solid #d8dce3;border-radius:6px;padding:.6rem 1rem;
 min-width:150px}.card .figure{font-size:1.8rem;font-weight:700;display:block}
 .card.alert .figure{color:#b3261e}
+a.card{color:inherit;text-decoration:none}a.card:hover,a.card.chosen{border-color:#1d5fa7;
+box-shadow:0 0 0 2px #1d5fa733}
 section{background:#fff;border:1px solid #d8dce3;border-radius:6px;padding:.8rem 1rem;
 margin-bottom:1rem}section h2{font-size:1.05rem;margin:.2rem 0 .6rem}
 table{border-collapse:collapse;width:100%}
@@ -104,8 +106,10 @@ def signed_in(request: Request, runtime: Runtime) -> Principal | None:
 class Screen:
     """A signed-in person's request for one page, with its filters."""
 
-    def __init__(self, caller: Principal, view: ViewRequest, path: str) -> None:
-        self.caller, self.view, self.path = caller, view, path
+    def __init__(
+        self, caller: Principal, view: ViewRequest, path: str, queue: str | None
+    ) -> None:
+        self.caller, self.view, self.path, self.queue = caller, view, path, queue
 
     def frame(self, title: str, content: str) -> HTMLResponse:
         """The page around ``content``: header, navigation, filters, as-at banner."""
@@ -129,6 +133,7 @@ def _screen(
     since: date | None = None,
     until: date | None = None,
     as_at: date | None = None,
+    queue: str | None = None,
 ) -> Screen | Forbidden | None:
     """The page asked for: ``None`` when nobody is signed in, the refusal when
     the filters name an area the person may not see."""
@@ -139,7 +144,7 @@ def _screen(
         view = view_request(caller, runtime, area_id, setting_id, since, until, as_at)
     except Forbidden as refusal:
         return refusal
-    return Screen(caller, view, request.url.path)
+    return Screen(caller, view, request.url.path, queue)
 
 
 AskedScreen = Annotated[Screen | Forbidden | None, Depends(_screen)]
@@ -267,20 +272,40 @@ async def caseload_page(screen: Screen, runtime: ServiceRuntime) -> Response:
     async with reading(runtime, screen.view) as db:
         cases = await queries.caseload(db, screen.view.scope, screen.view.today)
     queues = queries.work_queues(cases, screen.view.today)
-    cards = "".join(
-        f"<div class='card{' alert' if key == 'overdue' and queues[key] else ''}'>"
-        f"<span class='figure' id='queue-{key}'>{len(queues[key])}</span>{label}</div>"
-        for key, label in QUEUES
-    )
+    query = screen.view.query_string()
+    cards = "".join(_queue_card(key, label, queues[key], screen.queue, query)
+                    for key, label in QUEUES)  # fmt: skip
+    title = f"Open cases ({len(cases)})"
+    if screen.queue in queues:
+        chosen = set(queues[screen.queue])
+        cases = [case for case in cases if str(case["referral_id"]) in chosen]
+        label = dict(QUEUES)[screen.queue]
+        title = f"{label} ({len(cases)}) · <a href='/?{escape(query)}'>show all</a>"
     content = f"<div class='cards'>{cards}</div>" + _section(
-        f"Open cases ({len(cases)})", _caseload_table(cases, screen.view)
+        title, _caseload_table(cases, screen.view), raw_title=True
     )
     return screen.frame("Caseload", content)
 
 
-def _section(title: str, body: str, section_id: str = "") -> str:
+def _queue_card(
+    key: str, label: str, ids: list[str], chosen: str | None, query: str
+) -> str:
+    """One work queue: how many cases wait in it; a link that lists them."""
+    classes = "card" + (" alert" if key == "overdue" and ids else "")
+    classes += " chosen" if key == chosen else ""
+    link = f"/?{escape(query)}&amp;queue={key}" if query else f"/?queue={key}"
+    return (
+        f"<a class='{classes}' href='{link}'>"
+        f"<span class='figure' id='queue-{key}'>{len(ids)}</span>{label}</a>"
+    )
+
+
+def _section(
+    title: str, body: str, section_id: str = "", raw_title: bool = False
+) -> str:
     attribute = f" id='{section_id}'" if section_id else ""
-    return f"<section{attribute}><h2>{escape(title)}</h2>{body}</section>"
+    heading = title if raw_title else escape(title)
+    return f"<section{attribute}><h2>{heading}</h2>{body}</section>"
 
 
 def _caseload_table(cases: list[dict[str, Any]], view: ViewRequest) -> str:
@@ -523,8 +548,13 @@ async def case_page(
         for f in facts
     ]  # fmt: skip
     table = _table(["Date", "Fact", "Service", "By", "Details"], rows)
-    content = _section(f"Case {referral_id}", table, "timeline")
-    return Screen(caller, view, "/").frame("Case timeline", content)
+    received: dict[str, Any] = next((f["data"] for f in facts
+                     if f["event_type"] == "ReferralReceived"), {})  # fmt: skip
+    who = received.get("child_ref") or str(referral_id)
+    where = f" · {received['setting_id']}" if received.get("setting_id") else ""
+    title = f"Case {who}{where} · {len(facts)} facts"
+    content = _section(title, table, "timeline")
+    return Screen(caller, view, "/", None).frame("Case timeline", content)
 
 
 SUMMARY_FIELDS = (
