@@ -98,3 +98,29 @@ def test_withdrawn_consent_cancels_the_running_clocks(
     clock.set(at(date(2027, 6, 1)))  # past every target of both referrals
     eventually(lambda: outcome(untriaged, "response-time:triage") == "breached")
     assert of_type(withdrawn.published(), "ResponseTimeBreached") == []
+
+
+SCOTTISH_TERMS = {
+    "2026/27": [
+        {"name": "Autumn", "starts_on": "2026-08-18", "ends_on": "2026-10-09"},
+        {"name": "Winter", "starts_on": "2026-10-19", "ends_on": "2026-12-22"},
+    ]
+}
+"""Terms with a week's October holiday between them."""
+
+
+def test_school_holidays_of_the_areas_terms_do_not_count(
+    running: Stack, tokens: Tokens, clock: FileClock
+) -> None:
+    clock.set(at(date(2026, 10, 8)))  # the Thursday before the holiday
+    with httpx.Client(base_url=running.url("referral"), timeout=30) as client:
+        area = new_area(client, tokens, nation="scotland", term_dates=SCOTTISH_TERMS)
+    waiting = Journey(running, tokens, area, date(2026, 10, 8))
+
+    clock.set(at(date(2026, 10, 23)))
+
+    eventually(lambda: outcome(waiting, "response-time:triage") == "breached")
+    [breach] = of_type(waiting.published(), "ResponseTimeBreached")
+    assert breach.data["breached_on"] == "2026-10-23"
+    assert breach.data["elapsed_working_days"] == 6  # 11 without the holiday
+    waiting.close()
