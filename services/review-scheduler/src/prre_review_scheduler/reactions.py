@@ -114,6 +114,9 @@ async def keep_clocks(_: EventEnvelope, event: Event, db: Connection) -> None:
 
 
 async def _receive(db: Connection, event: ReferralReceived) -> None:
+    # Known shortcoming: a request for more information does not pause the
+    # triage clock; pausing it needs the request and answer dates on the clock
+    # and a rule, from the areas, for which waits count.
     await db.execute(
         "INSERT INTO scheduler_cases (referral_id, area_id, received_on, baseline) "
         "VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",

@@ -66,6 +66,10 @@ async def _fire_reviews(
 
 
 async def _judge_clocks(runtime: ServiceRuntime, today: date) -> None:
+    # Known shortcoming: every check reads every open clock and counts its
+    # working days in Python. Fine for thousands of open cases; for far more,
+    # store each clock's deadline (recomputed when the area's terms or targets
+    # change) and select only the clocks past it.
     areas = Areas(runtime.pool)
     for row in await open_clocks(runtime.pool):
         calendar = await areas.calendar(row["area_id"])
