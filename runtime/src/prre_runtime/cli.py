@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections import Counter
 from datetime import timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -148,15 +149,16 @@ def _fill(secret: str, urls: dict[str, str], referrals: int, seed: int) -> None:
                     console.log(f"{step}: {total} done")
 
             demo = Demo(services, SystemClock().today(), seed, show)
-            counts = demo.run(referrals)
+            cases = demo.run(referrals)
     except httpx.TransportError as error:
         raise StackError(
             f"Cannot reach the services ({error}); start them with `prre up` first."
         ) from error
     finally:
         services.close()
-    summary = ", ".join(f"{n} {branch}" for branch, n in sorted(counts.items()))
-    console.log(f"demo region loaded: {sum(counts.values())} referrals ({summary})")
+    ended = Counter(case.ended or "still open" for case in cases)
+    summary = ", ".join(f"{n} {how}" for how, n in sorted(ended.items()))
+    console.log(f"demo region loaded: {len(cases)} referrals ({summary})")
 
 
 @app.command()

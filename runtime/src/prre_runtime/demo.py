@@ -43,6 +43,10 @@ BRANCHES: dict[str, int] = {
 }
 """How often each branch of the pathway occurs, in relative weights."""
 
+CRITERIA = [
+    "Child or young person at risk of suspension or exclusion",
+    "Concerns about understanding or using language",
+]
 GIVEN = ["Alex", "Sam", "Jordan", "Riley", "Casey", "Morgan", "Jamie", "Taylor"]
 FAMILY = ["Hughes", "Patel", "Okafor", "Nowak", "Evans", "Campbell", "Reid", "Khan"]
 CONCERNS = [
@@ -143,9 +147,16 @@ class Case:
     referral_id: str = ""
     day: date = field(init=False)
     stopped: bool = False
+    ended: str | None = None
+    rereferral_id: str = ""
+    """How the case ended, once its branch reached its end: the referral's
+    closed reason, or ``further-support`` for a case kept open after review."""
 
     def __post_init__(self) -> None:
         self.day = self.referred_on
+
+    def end(self, how: str) -> None:
+        self.stopped, self.ended = True, how
 
     def later(self, rng: random.Random, low: int, high: int, today: date) -> bool:
         """Move the case's day on; ``False`` (and stop) if that is after today."""
@@ -237,17 +248,15 @@ class Demo:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
 
-    def run(self, referrals_per_area: int) -> dict[str, int]:
+    def run(self, referrals_per_area: int) -> list[Case]:
+        """Build the region; the cases, each with how it ended (if it has)."""
         areas = region(referrals_per_area)
         for number, area in enumerate(areas, start=1):
             self.set_up(area)
             self.progress("setting up areas", number, len(areas))
         cases = [case for area in areas for case in self.cases(area)]
         self.walk(cases)
-        counts: dict[str, int] = {}
-        for case in cases:
-            counts[case.branch] = counts.get(case.branch, 0) + 1
-        return counts
+        return cases
 
     # -- the programme ---------------------------------------------------------
 
@@ -351,20 +360,28 @@ class Demo:
         first = self.today - timedelta(days=365)
         days = [first + timedelta(days=n) for n in range(360)]
         school_days = [d for d in days if d.weekday() < 5 and d.month != 8]
-        # Pilot settings refer from the start; settings added at scale from January.
+        dates = sorted(self.rng.choice(school_days) for _ in range(area.referrals))
+        # The earliest referrals take each branch once, so that every branch
+        # has time to reach its end; the rest follow the branches' weights.
+        branches = list(BRANCHES)[: len(dates)]
+        branches += self.rng.choices(
+            list(BRANCHES), weights=list(BRANCHES.values()), k=len(dates)
+        )
         cases = []
-        for _ in range(area.referrals):
-            referred_on = self.rng.choice(school_days)
+        for referred_on, branch in zip(dates, branches, strict=False):
+            # Pilot settings refer from the start; settings added at scale later.
             settings = [
                 s
                 for s in area.settings
                 if s in area.settings[:2] or referred_on >= date(2026, 1, 19)
             ]
-            cases.append(self.case(area, self.rng.choice(settings), referred_on))
-        return sorted(cases, key=lambda case: case.referred_on)
+            setting = self.rng.choice(settings)
+            cases.append(self.case(area, setting, referred_on, branch))
+        return cases
 
-    def case(self, area: AreaPlan, setting: str, referred_on: date) -> Case:
-        branch = self.rng.choices(list(BRANCHES), weights=list(BRANCHES.values()))[0]
+    def case(
+        self, area: AreaPlan, setting: str, referred_on: date, branch: str
+    ) -> Case:
         born = date(2008 + self.rng.randint(0, 7), self.rng.randint(1, 12), 14)
         child = {
             "given_name": self.rng.choice(GIVEN),
@@ -410,6 +427,7 @@ class Demo:
             "baseline": case.baseline,
             "year_group": self.rng.randint(6, 11),
             "referred_on": case.referred_on.isoformat(),
+            "criteria_met": CRITERIA,
         }
         received = self.services.call(
             "referral", "/referrals", Role.REFERRER, case.area.area_id, body
@@ -425,7 +443,7 @@ class Demo:
                 Role.REFERRER,
                 {"on": case.day.isoformat(), "reason": "Family moved out of the area"},
             )
-            case.stopped = True
+            case.end("withdrawn-by-referrer")
 
     def triage(self, case: Case) -> None:
         path = f"/referrals/{case.referral_id}/triage"
@@ -445,7 +463,7 @@ class Demo:
                     "on": on,
                 },
             )
-            case.stopped = True
+            case.end("declined")
             return
         if case.branch == "more-information":
             self.more_information(case, path)
@@ -494,7 +512,8 @@ class Demo:
             Role.REFERRER,
             {"by": "parent", "on": case.day.isoformat()},
         )
-        case.stopped = decision == "refuse"
+        if decision == "refuse":
+            case.end("consent-refused")
 
     def assess(self, case: Case) -> None:
         base = f"/assessments/{case.referral_id}"
@@ -525,6 +544,7 @@ class Demo:
                         "reason": "Family no longer wishes to take part",
                     },
                 )
+                case.end("consent-withdrawn")
             case.stopped = True
             return
         case.day = booked
@@ -610,7 +630,8 @@ class Demo:
             Role.CLINICIAN,
             self.plan(case, review),
         )
-        case.stopped = not review
+        if not review:
+            case.end("completed")
 
     def plan(self, case: Case, review: bool) -> dict[str, Any]:
         actions = [
@@ -639,6 +660,7 @@ class Demo:
         if not case.later(self.rng, 0, 10, self.today):
             return
         decision = {"further-support": "further-support", "re-referred": "re-refer"}
+        chosen = decision.get(case.branch, "close")
         outcome = {
             "attendance_percent": min(
                 100.0, case.baseline["attendance_percent"] + self.rng.uniform(-3, 12)
@@ -656,10 +678,22 @@ class Demo:
             {
                 "completed_on": case.day.isoformat(),
                 "outcome": outcome,
-                "decision": decision.get(case.branch, "close"),
+                "decision": chosen,
                 "notes": "Staff report the strategies are in daily use.",
             },
         )
+        case.end({"close": "completed", "re-refer": "re-referred"}.get(chosen, chosen))
+        if chosen == "re-refer" and case.later(self.rng, 1, 10, self.today):
+            self.rerefer(case)
+
+    def rerefer(self, case: Case) -> None:
+        """The referrer refers the same child again, as the review decided."""
+        again = Case(
+            case.area, case.setting, "completed", case.day, case.child,
+            case.baseline,
+        )  # fmt: skip
+        self.receive(again)
+        case.rereferral_id = again.referral_id
 
 
 def mobilisation(area: AreaPlan) -> list[tuple[str, dict[str, Any]]]:
@@ -685,10 +719,7 @@ def mobilisation(area: AreaPlan) -> list[tuple[str, dict[str, Any]]]:
         (
             "/criteria",
             {
-                "criteria": [
-                    "Child or young person at risk of suspension or exclusion",
-                    "Concerns about understanding or using language",
-                ],
+                "criteria": CRITERIA,
                 "effective_from": "2025-06-01",
             },
         ),
