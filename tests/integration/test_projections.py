@@ -28,7 +28,7 @@ from prre_contracts.events import review as rv
 from prre_contracts.events import triage as t
 from prre_contracts.events.values import Action, Baseline, ResponseTimeTarget, Term
 from prre_projections import queries
-from prre_projections.projector import project
+from prre_projections.projector import append_to_audit_trail, project
 from prre_projections.readmodels import project_read_models
 from prre_projections.rebuild import read_models_as_at, rebuild
 from prre_projections.schema import READ_MODEL_TABLES, create_read_models
@@ -475,3 +475,21 @@ async def test_further_support_waits_for_the_next_review_and_answers_reopen_tria
     assert while_asking[asked]["stage"] == "more-information"
     assert after_answers[asked]["stage"] == "awaiting-triage"
     assert outcomes[0]["reviewed"] == 1, "the first review's outcome still counts"
+
+
+async def test_a_rebuild_skips_an_event_this_catalogue_cannot_read(
+    pool: asyncpg.Pool, story: Story
+) -> None:
+    await consume(pool, story)
+    live = await snapshot(pool)
+    newer, _ = story.told[-1]
+    unknown = newer.model_copy(
+        update={"event_id": uuid.uuid4(), "event_type": "TeaServed", "data": {}}
+    )
+    async with pool.acquire() as db, db.transaction():
+        await append_to_audit_trail(unknown, db)
+
+    result = await rebuild(pool)
+
+    assert (result.events, result.skipped) == (len(story.told), 1)
+    assert await snapshot(pool) == live

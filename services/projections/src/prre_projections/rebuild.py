@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from prre_contracts import EventEnvelope
 from prre_contracts.catalogue import parse_event
+from prre_contracts.errors import ContractError
 from prre_projections.projector import AUDIT_CHAIN_LOCK
 from prre_projections.readmodels import project_read_models
 from prre_projections.schema import READ_MODEL_TABLES, READ_MODELS
@@ -124,7 +125,7 @@ async def _apply_stored(connection: Connection, body: str) -> bool:
     try:
         envelope = EventEnvelope.model_validate_json(body)
         event = parse_event(envelope)
-    except (ValidationError, LookupError, ValueError) as error:
+    except (ValidationError, ContractError) as error:
         log.warning("replay skipped an event it cannot read: %s", type(error).__name__)
         return False
     await project_read_models(envelope, event, connection)
