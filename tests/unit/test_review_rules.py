@@ -15,6 +15,7 @@ from prre_review_scheduler.domain import (
     CaseSchedule,
     Completion,
     PlanTerms,
+    breached,
     open_case,
     review_id_for,
     scheduled,
@@ -260,3 +261,26 @@ def test_a_stage_without_a_target_is_never_breached() -> None:
 
     assert judge(clock, POLICIES[0], ENGLAND, date(2026, 6, 1)) == "running"
     assert judge(clock, None, ENGLAND, date(2026, 6, 1)) == "running"
+
+
+def test_a_first_plan_agreed_after_its_meeting_counts_from_the_meeting(
+    context: CommandContext,
+) -> None:
+    late_triage = Breach("triage", 5, 6, 1, date(2025, 11, 3), date(2025, 11, 11))
+    case = open_case(breached(REFERRAL, "north-vale", late_triage), context)
+
+    case.schedule_review(PlanTerms(PLAN, MEETING, date(2026, 1, 19), 6), context)
+
+    assert case.reviews[review_id_for(PLAN)].due_on == date(2026, 2, 23)
+
+
+def test_a_due_review_waits_on_its_response_time_not_its_date(
+    case: CaseSchedule, context: CommandContext
+) -> None:
+    case.fire_due_reviews(DUE, context)
+
+    assert case.pending_review_timers() == [
+        f"response-time:review:{review_id_for(PLAN)}"
+    ]
+    case.complete_review(review_id_for(PLAN), completion(), DUE, context)
+    assert case.pending_review_timers() == []
