@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -85,13 +86,6 @@ def _parse(path: Path, text: str) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as error:
             raise RegionFileError(f"{path} is not valid JSON: {error}.") from error
-    try:
-        import yaml
-    except ImportError as error:  # pragma: no cover - present in the dev env
-        raise RegionFileError(
-            "Reading YAML needs PyYAML, which this installation lacks; "
-            "write the region file as JSON instead."
-        ) from error
     try:
         content = yaml.safe_load(text)
     except yaml.YAMLError as error:
