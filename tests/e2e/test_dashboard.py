@@ -217,3 +217,21 @@ def test_a_page_of_another_area_is_refused_in_words(
     assert page.status_code == 403
     assert f"Your token does not cover area &#x27;{region.area}&#x27;." in page.text
     assert case.status_code == 403
+
+
+def test_the_filter_form_sent_with_empty_fields_shows_the_page(
+    projections: httpx.Client, region: Region, lead: Headers
+) -> None:
+    token = lead["Authorization"].removeprefix("Bearer ")
+    cookies = projections.post("/sign-in", data={"token": token}).cookies
+    empty = {"area_id": region.area, "setting_id": "", "since": "", "until": "",
+             "as_at": ""}  # fmt: skip
+
+    shown = projections.get("/funnel", params=empty, cookies=cookies)
+    unreadable = projections.get(
+        "/funnel", params={**empty, "as_at": "31 March"}, cookies=cookies
+    )
+
+    assert shown.status_code == 200
+    assert unreadable.status_code == 422
+    assert "The as at date must be written like 2026-03-31." in unreadable.text

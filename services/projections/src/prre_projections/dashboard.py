@@ -130,24 +130,40 @@ def _screen(
     runtime: Runtime,
     area_id: str | None = None,
     setting_id: str | None = None,
-    since: date | None = None,
-    until: date | None = None,
-    as_at: date | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    as_at: str | None = None,
     queue: str | None = None,
-) -> Screen | Forbidden | None:
-    """The page asked for: ``None`` when nobody is signed in, the refusal when
-    the filters name an area the person may not see."""
+) -> Screen | HTMLResponse | None:
+    """The page asked for; ``None`` when nobody is signed in; a refusal page
+    when a date cannot be read or the area is not the person's to see.
+
+    Dates arrive as text because the filter form sends empty fields."""
     caller = signed_in(request, runtime)
     if caller is None:
         return None
     try:
-        view = view_request(caller, runtime, area_id, setting_id, since, until, as_at)
+        days = [_form_date(name, value) for name, value in
+                (("since", since), ("until", until), ("as_at", as_at))]  # fmt: skip
+        view = view_request(caller, runtime, area_id, setting_id, *days)
+    except ValueError as error:
+        return _refused("Cannot show that", str(error), 422)
     except Forbidden as refusal:
-        return refusal
+        return _refused("Not allowed", str(refusal), 403)
     return Screen(caller, view, request.url.path, queue)
 
 
-AskedScreen = Annotated[Screen | Forbidden | None, Depends(_screen)]
+def _form_date(name: str, value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        msg = f"The {name.replace('_', ' ')} date must be written like 2026-03-31."
+        raise ValueError(msg) from None
+
+
+AskedScreen = Annotated[Screen | HTMLResponse | None, Depends(_screen)]
 
 
 Render = Callable[[Screen, ServiceRuntime], Awaitable[Response]]
@@ -159,21 +175,21 @@ def _route(path: str, render: Render) -> None:
     async def endpoint(runtime: Runtime, screen: AskedScreen) -> Response:
         if screen is None:
             return RedirectResponse("/sign-in", status_code=303)
-        if isinstance(screen, Forbidden):
-            return _refused(screen)
+        if isinstance(screen, HTMLResponse):
+            return screen
         return await render(screen, runtime)
 
     router.add_api_route(path, endpoint, methods=["GET"], name=path)
 
 
-def _refused(refusal: Forbidden) -> HTMLResponse:
+def _refused(title: str, reason: str, status: int) -> HTMLResponse:
     response = page(
-        "Not allowed",
-        f"<main><section><h1>Not allowed</h1><p>{escape(str(refusal))}</p>"
+        title,
+        f"<main><section><h1>{escape(title)}</h1><p>{escape(reason)}</p>"
         "<p><a href='/'>Back to your caseload</a> · "
         "<a href='/sign-out'>Sign in as someone else</a></p></section></main>",
     )
-    response.status_code = 403
+    response.status_code = status
     return response
 
 
@@ -539,7 +555,7 @@ async def case_page(
     try:
         facts = await case_timeline(runtime, caller, referral_id, as_at)
     except Forbidden as refusal:
-        return _refused(refusal)
+        return _refused("Not allowed", str(refusal), 403)
     view = view_request(caller, runtime, facts[0]["area_id"], as_at=as_at)
     rows = [
         "<tr>" + _cell(f["occurred_at"].date()) + f"<td>{escape(f['event_type'])}</td>"
