@@ -269,6 +269,10 @@ async def test_the_caseload_shows_each_open_case_with_its_next_step_and_clock(
     assert new["status"] == "due-soon"
     assert by_id(after_easter)[cases.d]["status"] == "breached"
 
+    assert queries.by_stage(friday) == [
+        {"stage": "awaiting-triage", "label": "Awaiting triage", "cases": 1},
+        {"stage": "awaiting-consent", "label": "Awaiting consent", "cases": 1},
+    ]
     queues = queries.work_queues(friday, D("2026-03-27"))
     assert queues["awaiting_triage"] == [str(cases.d)]
     assert queues["awaiting_consent"] == [str(cases.c)]

@@ -118,7 +118,8 @@ async def caseload_view(
             db, view.scope, view.today, stage, include_closed
         )
     queues = queries.work_queues(cases, view.today)
-    return {**_header(view), "cases": cases, "queues": queues}
+    stages = queries.by_stage(cases)
+    return {**_header(view), "by_stage": stages, "queues": queues, "cases": cases}
 
 
 @router.get("/api/funnel")

@@ -291,14 +291,19 @@ async def caseload_page(screen: Screen, runtime: ServiceRuntime) -> Response:
     query = screen.view.query_string()
     cards = "".join(_queue_card(key, label, queues[key], screen.queue, query)
                     for key, label in QUEUES)  # fmt: skip
+    stages = " · ".join(f"{s['label']} <b>{s['cases']}</b>"
+                        for s in queries.by_stage(cases))  # fmt: skip
     title = f"Open cases ({len(cases)})"
     if screen.queue in queues:
         chosen = set(queues[screen.queue])
         cases = [case for case in cases if str(case["referral_id"]) in chosen]
         label = dict(QUEUES)[screen.queue]
         title = f"{label} ({len(cases)}) · <a href='/?{escape(query)}'>show all</a>"
+    by_stage = (
+        f"<p class='stages' id='by-stage'>By stage: {stages}</p>" if stages else ""
+    )
     content = f"<div class='cards'>{cards}</div>" + _section(
-        title, _caseload_table(cases, screen.view), raw_title=True
+        title, by_stage + _caseload_table(cases, screen.view), raw_title=True
     )
     return screen.frame("Caseload", content)
 

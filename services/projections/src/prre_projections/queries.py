@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -185,6 +186,13 @@ def work_queues(cases: list[dict[str, Any]], today: date) -> dict[str, list[Any]
         ),
         "overdue": _ids(c for c in cases if c["status"] == "breached"),
     }
+
+
+def by_stage(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """How many of the cases are in each stage, in the order of the pathway."""
+    counts = Counter(case["stage"] for case in cases)
+    return [{"stage": stage, "label": label, "cases": counts[stage]}
+            for stage, (label, _) in STAGES.items() if counts[stage]]  # fmt: skip
 
 
 def _ids(cases: Any) -> list[str]:
