@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
 from helpers import Tokens, eventually, new_area, referral_body
 from prre_contracts import Actor, Event, EventEnvelope, examples
+from prre_projections.audit import APP_ROLE
 from prre_projections.cli import app as projections_cli
 from prre_projections.report import Period, fold
 from prre_projections.report import figures as figures_of
@@ -138,18 +140,23 @@ def figures(
 ) -> dict[tuple[str, str], list[str]]:
     """The CSV report once every seeded fact has reached the audit trail."""
 
+    answers: list[httpx.Response] = []
+
     def complete() -> dict[tuple[str, str], list[str]] | None:
-        response = report(apis, tokens, area, "csv")
-        if response.status_code != 200:
+        answers.append(report(apis, tokens, area, "csv"))
+        if answers[-1].status_code != 200:
             return None
-        rows = csv_figures(response.text)
+        rows = csv_figures(answers[-1].text)
         done = (
             rows[("funnel", "triaged")][0] == "3"
             and rows[("funnel", "consented")][0] == "3"
         )
         return rows if done else None
 
-    return eventually(complete, timeout=60)
+    try:
+        return eventually(complete, timeout=90)
+    except AssertionError as error:
+        raise AssertionError(answers[-1].text) from error
 
 
 def test_the_csv_report_counts_the_seeded_referrals_stage_by_stage(
@@ -310,3 +317,20 @@ def test_a_whole_case_gives_timeliness_breaches_and_outcomes() -> None:
     assert made.outcomes.attendance_before == examples.BASELINE.attendance_percent
     assert made.outcomes.exclusion_better == 1
     assert [s.title for s in made.sessions] == ["Spotting communication needs"]
+
+
+def test_the_running_service_cannot_rewrite_the_trail_it_verifies(
+    running: Stack, figures: dict[tuple[str, str], list[str]]
+) -> None:
+    url = running.database_urls["projections"]
+    with psycopg.connect(url, autocommit=True) as service_role:
+        assert service_role.info.user == APP_ROLE
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            service_role.execute("UPDATE audit_trail SET actor_subject = 'x'")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            service_role.execute("DELETE FROM audit_trail")
+
+    result = CliRunner().invoke(projections_cli, ["verify", "--database-url", url])
+
+    assert result.exit_code == 0, result.output
+    assert "The audit trail is intact" in result.output
