@@ -29,7 +29,7 @@ WHEN = datetime.datetime(2025, 9, 15, 9, 30, tzinfo=datetime.UTC)
 def envelope_for(event: Event, **overrides: Any) -> EventEnvelope:
     aggregate_id = uuid.uuid4()
     fields: dict[str, Any] = {
-        "event_id": event_id_for(aggregate_id, 1),
+        "event_id": event_id_for(event.publisher, aggregate_id, 1),
         "event_type": event.event_type,
         "schema_version": event.schema_version,
         "source": event.publisher,

@@ -63,12 +63,12 @@ def test_every_finished_case_is_closed_with_its_reason(
     region: list[Case], running: Stack, tokens: Tokens
 ) -> None:
     for case in (c for c in region if c.ended in CLOSED_REASONS):
-        eventually(
-            lambda case=case: (
-                referral(running, tokens, case, case.referral_id)["closed_reason"]
-                == case.ended
-            )
-        )
+
+        def closed_as_ended(case: Case = case) -> bool:
+            view = referral(running, tokens, case, case.referral_id)
+            return bool(view["closed_reason"] == case.ended)
+
+        eventually(closed_as_ended)
 
 
 def test_further_support_keeps_the_case_open(
@@ -120,6 +120,6 @@ def test_the_dashboard_counts_what_the_region_received(
         )
         assert response.status_code == 200, response.text
         steps = {step["step"]: step["count"] for step in response.json()["steps"]}
-        return steps["received"] == received
+        return bool(steps["received"] == received)
 
     eventually(funnel_received, timeout=60)

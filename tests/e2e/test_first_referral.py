@@ -117,7 +117,9 @@ def test_one_trace_connects_the_referral_request_and_the_projection(
     test_a_consented_referral_appears_in_the_caseload(
         projections_api, tokens, area, consented_case
     )
-    received_id = str(event_id_for(uuid.UUID(consented_case["referral_id"]), 1))
+    received_id = str(
+        event_id_for("referral", uuid.UUID(consented_case["referral_id"]), 1)
+    )
 
     def projection_span() -> dict[str, Any] | None:
         for span in span_log_records(SPANS / "projections.jsonl"):

@@ -30,7 +30,7 @@ def envelope(referral_id: uuid.UUID, version: int, area_id: str) -> EventEnvelop
     )
     now = datetime.now(UTC)
     return EventEnvelope(
-        event_id=event_id_for(referral_id, version),
+        event_id=event_id_for("referral", referral_id, version),
         event_type="ConsentConfirmed",
         schema_version=1,
         source="referral",

@@ -53,7 +53,7 @@ class Story:
         version = self.versions[aggregate] = self.versions.get(aggregate, 0) + 1
         at = datetime.combine(on, time(10), UTC)
         envelope = EventEnvelope(
-            event_id=event_id_for(aggregate, version),
+            event_id=event_id_for(event.publisher, aggregate, version),
             event_type=event.event_type,
             schema_version=event.schema_version,
             source=event.publisher,

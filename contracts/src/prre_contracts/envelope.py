@@ -17,13 +17,21 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 EVENT_ID_NAMESPACE = uuid.UUID("4f0c2b1e-6a8d-5c3e-9b7a-2d1e0f9c8b7a")
 
 
-def event_id_for(aggregate_id: uuid.UUID, aggregate_version: int) -> uuid.UUID:
-    """The stable id of the event at ``aggregate_version`` of ``aggregate_id``.
+def event_id_for(
+    source: str, aggregate_id: uuid.UUID, aggregate_version: int
+) -> uuid.UUID:
+    """The stable id of the event at ``aggregate_version`` of ``aggregate_id``
+    in the event store of service ``source``.
 
     Derived rather than random, so republishing or replaying an event never
-    makes it look new to a consumer that deduplicates by event id.
+    makes it look new to a consumer that deduplicates by event id. The source
+    is part of it because two services may well key aggregates alike (both by
+    the referral id, say); without it their events would share ids and every
+    consumer would drop one of them as a duplicate.
     """
-    return uuid.uuid5(EVENT_ID_NAMESPACE, f"{aggregate_id}:{aggregate_version}")
+    return uuid.uuid5(
+        EVENT_ID_NAMESPACE, f"{source}:{aggregate_id}:{aggregate_version}"
+    )
 
 
 class Actor(BaseModel):

@@ -163,7 +163,7 @@ class EventStore(Application[uuid.UUID]):
         aggregate_id = uuid.UUID(str(stored.originator_id))
         event = event_of(fact)
         return EventEnvelope(
-            event_id=event_id_for(aggregate_id, stored.originator_version),
+            event_id=event_id_for(self.source, aggregate_id, stored.originator_version),
             event_type=fact["type"],
             schema_version=fact["schema"],
             source=self.source,
