@@ -292,3 +292,32 @@ async def test_an_anchor_from_the_minutes_catches_a_rewritten_chain(
     assert after.exit_code == 1
     said = " ".join(after.output.split())  # the console wraps long lines
     assert f"no longer holds hash {minuted} at row {last}" in said
+
+
+async def test_read_models_an_earlier_version_made_as_superuser_pass_to_the_role(
+    stack: Stack,
+) -> None:
+    database = unique("upgrade").replace("-", "_")
+    stack.create_databases([database])
+    admin_url = with_database(stack.database_server_url, database)
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute("CREATE TABLE caseload (referral_id uuid PRIMARY KEY)")
+        await admin.execute(
+            "CREATE FUNCTION term_of(area text, day date) RETURNS text "
+            "AS $$ SELECT 'autumn' $$ LANGUAGE sql"
+        )
+    finally:
+        await admin.close()
+
+    app = await asyncpg.connect(protect_audit_trail(admin_url, "another-password"))
+    try:
+        await app.execute("DROP TABLE caseload")
+        await app.execute(
+            "CREATE OR REPLACE FUNCTION term_of(area text, day date) RETURNS text "
+            "AS $$ SELECT 'spring' $$ LANGUAGE sql"
+        )
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await app.execute("DROP FUNCTION audit_trail_is_append_only() CASCADE")
+    finally:
+        await app.close()

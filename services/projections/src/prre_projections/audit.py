@@ -92,7 +92,8 @@ def _ensure_role(admin: psycopg.Connection, password: str) -> None:
 
 
 def _hand_over_read_models(admin: Admin) -> None:
-    """Give the role the tables an earlier version created as the administrator."""
+    """Give the role the read models (tables, SQL functions) that an earlier
+    version created as the administrator, so it can rebuild them."""
     rows = admin.execute(
         """SELECT c.relname FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -105,6 +106,19 @@ def _hand_over_read_models(admin: Admin) -> None:
         admin.execute(
             sql.SQL("ALTER TABLE {} OWNER TO {}").format(
                 sql.Identifier(table), sql.Identifier(APP_ROLE)
+            )
+        )
+    functions = admin.execute(
+        """SELECT p.oid::regprocedure::text FROM pg_proc p
+        JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'public' AND p.proname <> 'audit_trail_is_append_only'
+          AND pg_get_userbyid(p.proowner) <> %s""",
+        (APP_ROLE,),
+    ).fetchall()
+    for (signature,) in functions:  # e.g. term_of(text,date), read-model helpers
+        admin.execute(
+            sql.SQL("ALTER FUNCTION " + signature + " OWNER TO {}").format(
+                sql.Identifier(APP_ROLE)
             )
         )
 
