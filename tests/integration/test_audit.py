@@ -25,6 +25,8 @@ from prre_projections.cli import app as projections_cli
 from prre_projections.projector import append_to_audit_trail, chain_hash
 from prre_runtime.stack import Stack, with_database
 
+pytestmark = pytest.mark.slow
+
 
 def envelope_of(event: Event, number: int) -> EventEnvelope:
     """The envelope a service would have published ``event`` in."""
