@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import date
 
 import asyncpg
 
@@ -47,25 +46,28 @@ async def watch_timers(runtime: ServiceRuntime) -> None:
 
 
 async def check_timers(runtime: ServiceRuntime) -> None:
-    today = runtime.clock.today()
-    for referral_id in await reviews_to_fire(runtime.pool, today):
-        await _fire_reviews(runtime, referral_id, today)
-    await _judge_clocks(runtime, today)
+    """Fire the reviews that have come due, then judge every running clock.
+
+    Each case is judged against the clock as it reads at that moment, not at
+    the start of the check: a check with many cases to record takes a while,
+    and the day must not be stale when a case's facts are decided.
+    """
+    for referral_id in await reviews_to_fire(runtime.pool, runtime.clock.today()):
+        await _fire_reviews(runtime, referral_id)
+    await _judge_clocks(runtime)
 
 
-async def _fire_reviews(
-    runtime: ServiceRuntime, referral_id: uuid.UUID, today: date
-) -> None:
+async def _fire_reviews(runtime: ServiceRuntime, referral_id: uuid.UUID) -> None:
     case = await load_case(runtime, referral_id)
     if case is None:
         return
-    fired = case.fire_due_reviews(today, system_context(runtime))
+    fired = case.fire_due_reviews(runtime.clock.today(), system_context(runtime))
     if await _saved(runtime, case, "ReviewDue", referral_id):
         for review_id in fired:
             logger.info("review %s of referral %s is due", review_id, referral_id)
 
 
-async def _judge_clocks(runtime: ServiceRuntime, today: date) -> None:
+async def _judge_clocks(runtime: ServiceRuntime) -> None:
     # Known shortcoming: every check reads every open clock and counts its
     # working days in Python. Fine for thousands of open cases; for far more,
     # store each clock's deadline (recomputed when the area's terms or targets
@@ -79,7 +81,7 @@ async def _judge_clocks(runtime: ServiceRuntime, today: date) -> None:
         clock = StageClock(
             row["stage"], row["started_on"], row["ended_on"], row["review_id"]
         )
-        verdict = judge(clock, policy, calendar, today)
+        verdict = judge(clock, policy, calendar, runtime.clock.today())
         if verdict == "met":
             await settle_clock(runtime.pool, row["referral_id"], row["timer"], "met")
         elif isinstance(verdict, Breach):
