@@ -77,7 +77,7 @@ def with_user(url: str, user: str, password: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{login}@{host}{port}"))
 
 
-def _ensure_role(admin: psycopg.Connection, password: str) -> None:
+def _ensure_role(admin: Admin, password: str) -> None:
     role = sql.Identifier(APP_ROLE)
     exists = admin.execute(
         "SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)
@@ -141,10 +141,15 @@ async def ensure_audit_trail(connection: Connection) -> None:
         )
     if exists is None:
         await connection.execute(AUDIT_TRAIL)
-    if superuser:
+    owns = await connection.fetchval(
+        "SELECT pg_get_userbyid(relowner) = current_user FROM pg_class "
+        "WHERE oid = to_regclass('audit_trail')"
+    )
+    if superuser or owns:
         logger.warning(
-            "the projections service runs as a superuser: the audit trail is "
-            "not protected from it (run `prre projections protect`)"
+            "the projections service runs as a superuser or the audit trail's "
+            "owner: the trail is not protected from it (run `prre projections "
+            "protect` as the database's owner)"
         )
 
 
