@@ -334,3 +334,17 @@ def test_the_running_service_cannot_rewrite_the_trail_it_verifies(
 
     assert result.exit_code == 0, result.output
     assert "The audit trail is intact" in result.output
+
+
+def test_an_unknown_school_term_is_named_in_the_answer(
+    apis: dict[str, httpx.Client], tokens: Tokens, area: str
+) -> None:
+    response = apis["projections"].get(
+        "/api/reports/governance",
+        params={"area_id": area, "term": "2031/32 Autumn"},
+        headers=tokens.bearer(Role.GOVERNANCE, area),
+    )
+    assert response.status_code == 404
+    assert response.json()["message"] == (
+        "No school term '2031/32 Autumn' for this area (known: none recorded)."
+    )
