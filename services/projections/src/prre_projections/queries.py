@@ -9,7 +9,9 @@ JSON and for the HTML pages alike.
 from __future__ import annotations
 
 import json
+import math
 import uuid
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -54,16 +56,43 @@ class Scope:
     since: date | None = None
     until: date | None = None
 
-    def args(self) -> tuple[Any, ...]:
-        return (self.areas, self.setting_id, self.since, self.until)
 
+class _Filter:
+    """A WHERE clause holding only the conditions that apply, values bound.
 
-def _where(date_column: str, prefix: str = "") -> str:
-    """SQL that applies a scope given as parameters $1-$4."""
-    return f"""({prefix}area_id = ANY($1) OR $1::text[] IS NULL)
-        AND ($2::text IS NULL OR {prefix}setting_id = $2)
-        AND ($3::date IS NULL OR {date_column} >= $3)
-        AND ($4::date IS NULL OR {date_column} <= $4)"""
+    Naming only what is asked lets the planner pick the index that fits (for
+    instance the partial index of open cases), which conditions of the form
+    ``$1 IS NULL OR ...`` can hide once a statement's plan is reused.
+    """
+
+    def __init__(self) -> None:
+        self.conditions: list[str] = []
+        self.args: list[Any] = []
+
+    def add(self, condition: str, *values: Any) -> _Filter:
+        """Add a condition whose ``{}`` placeholders take the values in turn."""
+        numbers = []
+        for value in values:
+            self.args.append(value)
+            numbers.append(f"${len(self.args)}")
+        self.conditions.append(condition.format(*numbers))
+        return self
+
+    def scope(self, scope: Scope, date_column: str, prefix: str = "") -> _Filter:
+        """The areas, setting and period of a view, on ``date_column``."""
+        if scope.areas is not None:
+            self.add(f"{prefix}area_id = ANY({{}})", scope.areas)
+        if scope.setting_id is not None:
+            self.add(f"{prefix}setting_id = {{}}", scope.setting_id)
+        if scope.since is not None:
+            self.add(f"{date_column} >= {{}}", scope.since)
+        if scope.until is not None:
+            self.add(f"{date_column} <= {{}}", scope.until)
+        return self
+
+    @property
+    def sql(self) -> str:
+        return " AND ".join(self.conditions) or "true"
 
 
 # --- caseload ----------------------------------------------------------------
@@ -81,12 +110,16 @@ async def caseload(
     Known shortcoming: at most 5000 cases are returned (the oldest first) and
     there is no paging yet; a regional view of a large region is cut short.
     """
+    where = _Filter().scope(scope, "received_on")
+    if stage is not None:
+        where.add("stage = {}", stage)
+    if not include_closed:
+        where.add("stage <> 'closed'")
     rows = await db.fetch(
-        f"""SELECT * FROM caseload WHERE {_where("received_on")}
-            AND ($5::text IS NULL OR stage = $5) AND ($6 OR stage <> 'closed')
+        f"""SELECT * FROM caseload WHERE {where.sql}
         ORDER BY received_on, referral_id LIMIT 5000""",  # noqa: S608 (constant names; values bound)
-        *scope.args(), stage, include_closed,
-    )  # fmt: skip
+        *where.args,
+    )
     policy = await _policies(db, scope)
     cases = []
     for row in rows:
@@ -96,12 +129,68 @@ async def caseload(
     return cases
 
 
+class _WorkingDays:
+    """One calendar's working days counted once over a run of dates.
+
+    ``_counts[i]`` is how many working days there are after ``_first`` up to and
+    including the day ``i`` days later, so the working days between two dates
+    are a subtraction and the day a target falls due is a binary search,
+    instead of a walk through every day for every case.
+    """
+
+    def __init__(self, calendar: WorkingDayCalendar) -> None:
+        self._calendar = calendar
+        self._first = date.max
+        self._counts: list[int] = []
+
+    def between(self, start: date, end: date) -> int:
+        """As ``WorkingDayCalendar.working_days_between``."""
+        if end <= start:
+            return 0
+        self._cover(start, end)
+        return self._counts[self._index(end)] - self._counts[self._index(start)]
+
+    def add(self, start: date, days: int) -> date:
+        """As ``WorkingDayCalendar.add_working_days``."""
+        if days <= 0:
+            return self._calendar.add_working_days(start, days)
+        end = start + timedelta(days=days * 2 + 14)
+        while True:
+            self._cover(start, end)
+            wanted = self._counts[self._index(start)] + days
+            index = bisect_left(self._counts, wanted, lo=self._index(start) + 1)
+            if index < len(self._counts):
+                return self._first + timedelta(days=index)
+            end += timedelta(days=days * 2 + 14)
+
+    def _index(self, day: date) -> int:
+        return (day - self._first).days
+
+    def _cover(self, start: date, end: date) -> None:
+        """Count afresh over a run of dates holding the old one and both days."""
+        if (
+            self._counts
+            and self._first <= start
+            and self._index(end) < len(self._counts)
+        ):
+            return
+        last = self._first + timedelta(days=len(self._counts) - 1)
+        first = min(start, self._first)
+        last = max(end, last) if self._counts else end
+        last += timedelta(days=60)  # room for the next case's due date
+        counts, count = [0], 0
+        for offset in range(1, (last - first).days + 1):
+            count += self._calendar.is_working_day(first + timedelta(days=offset))
+            counts.append(count)
+        self._first, self._counts = first, counts
+
+
 @dataclass
 class _Policies:
     """Each area's calendar and response-time targets, loaded once per query."""
 
     targets: dict[tuple[str, str], list[tuple[date, int]]]
-    calendars: dict[str, WorkingDayCalendar]
+    calendars: dict[str, _WorkingDays]
 
     def target(self, area_id: str, stage: str, started_on: date) -> int | None:
         """The target of the latest version in force when the stage began."""
@@ -132,15 +221,15 @@ class _Policies:
             return
         area_id = case["area_id"]
         if area_id not in self.calendars:
-            self.calendars[area_id] = await area_calendar(db, area_id)
+            self.calendars[area_id] = _WorkingDays(await area_calendar(db, area_id))
         calendar = self.calendars[area_id]
-        elapsed = calendar.working_days_between(span.started_on, today)
+        elapsed = calendar.between(span.started_on, today)
         case.update(timed_stage=span.stage, elapsed_working_days=elapsed)
         target = self.target(area_id, span.stage, span.started_on)
         if target is not None:
             case.update(
                 target_days=target,
-                due_on=calendar.add_working_days(span.started_on, target),
+                due_on=calendar.add(span.started_on, target),
                 status=_status(case, span.stage, elapsed, target),
             )
 
@@ -205,9 +294,10 @@ def _ids(cases: Any) -> list[str]:
 async def funnel(db: Connection, scope: Scope) -> dict[str, Any]:
     """How many referrals reached each step, and the share that went on."""
     counts = ", ".join(f"count(*) FILTER (WHERE {cond})" for _, _, cond in FUNNEL)
+    where = _Filter().scope(scope, "received_on")
     row = await db.fetchrow(
-        f"SELECT {counts} FROM caseload WHERE {_where('received_on')}",  # noqa: S608 (constant names; values bound)
-        *scope.args(),
+        f"SELECT {counts} FROM caseload WHERE {where.sql}",  # noqa: S608 (constant names; values bound)
+        *where.args,
     )
     assert row is not None  # an aggregate always returns one row
     steps: list[dict[str, Any]] = []
@@ -223,9 +313,9 @@ async def funnel(db: Connection, scope: Scope) -> dict[str, Any]:
         previous = count
     reasons = await db.fetch(
         f"""SELECT decline_reason AS reason, count(*) AS count FROM caseload
-        WHERE triage = 'declined' AND {_where("received_on")}
+        WHERE triage = 'declined' AND {where.sql}
         GROUP BY decline_reason ORDER BY count DESC, reason""",  # noqa: S608 (constant names; values bound)
-        *scope.args(),
+        *where.args,
     )
     return {"steps": steps, "decline_reasons": [dict(r) for r in reasons]}
 
@@ -235,33 +325,74 @@ async def funnel(db: Connection, scope: Scope) -> dict[str, Any]:
 
 async def timeliness(db: Connection, scope: Scope) -> list[dict[str, Any]]:
     """Per term and stage: cases, median and 90th percentile working days, share
-    within the area's target (of the cases that had one)."""
+    within the area's target (of the cases that had one).
+
+    The database counts the cases of each number of working days (a few dozen
+    rows per term and stage, however many cases), and the percentiles are
+    read off those counts here, exactly as ``percentile_cont`` would compute
+    them, so no case is sorted. The term was stored with each row when it
+    was projected; a row from before that column existed is given its term now.
+    """
+    where = _Filter().scope(scope, "ended_on")
     rows = await db.fetch(
-        f"""SELECT term_of(area_id, ended_on) AS term, stage, count(*) AS cases,
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY working_days) AS median,
-            percentile_cont(0.9) WITHIN GROUP (ORDER BY working_days) AS p90,
-            avg(CASE WHEN working_days <= target_days THEN 1.0 ELSE 0.0 END)
-                FILTER (WHERE target_days IS NOT NULL) AS within_target,
+        f"""SELECT COALESCE(term, term_of(area_id, ended_on)) AS term, stage,
+            working_days, count(*) AS cases,
+            count(*) FILTER (WHERE target_days IS NOT NULL) AS with_target,
+            count(*) FILTER (WHERE working_days <= target_days) AS within_target,
             min(ended_on) AS first_day
-        FROM stage_times WHERE {_where("ended_on")}
-        GROUP BY 1, 2""",  # noqa: S608 (constant names; values bound)
-        *scope.args(),
+        FROM stage_times WHERE {where.sql}
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",  # noqa: S608 (constant names; values bound)
+        *where.args,
     )
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for row in rows:
+        groups.setdefault((row["term"], row["stage"]), []).append(row)
     order = {stage: i for i, stage in enumerate(TIMED_STAGES)}
     result = [
-        {
-            "term": r["term"],
-            "stage": r["stage"],
-            "cases": r["cases"],
-            "median_working_days": r["median"],
-            "p90_working_days": round(r["p90"], 1),
-            "within_target_share": _share(r["within_target"]),
-            "first_day": r["first_day"],
-        }
-        for r in rows
+        _term_stage(term, stage, counts) for (term, stage), counts in groups.items()
     ]
     result.sort(key=lambda r: (r["first_day"], order.get(r["stage"], 9)))
     return _drop_sort_key(result)
+
+
+def _term_stage(term: str, stage: str, counts: list[Any]) -> dict[str, Any]:
+    """One line of the timeliness table from the counts of each working days."""
+    histogram = [(row["working_days"], row["cases"]) for row in counts]
+    with_target = sum(row["with_target"] for row in counts)
+    within = sum(row["within_target"] for row in counts)
+    return {
+        "term": term,
+        "stage": stage,
+        "cases": sum(cases for _, cases in histogram),
+        "median_working_days": percentile_cont(histogram, 0.5),
+        "p90_working_days": round(percentile_cont(histogram, 0.9), 1),
+        "within_target_share": _share(within / with_target if with_target else None),
+        "first_day": min(row["first_day"] for row in counts),
+    }
+
+
+def percentile_cont(histogram: list[tuple[int, int]], fraction: float) -> float:
+    """PostgreSQL's ``percentile_cont`` of values given as (value, how many)
+    pairs in ascending order: the value at position ``fraction * (n - 1)`` of
+    the sorted values, interpolated between its neighbours, computed the same
+    way so the result is the same to the last bit."""
+    total = sum(cases for _, cases in histogram)
+    position = fraction * (total - 1)
+    first_row, second_row = math.floor(position), math.ceil(position)
+    first = second = None
+    seen = 0
+    for value, cases in histogram:
+        if first is None and first_row < seen + cases:
+            first = value
+        if second_row < seen + cases:
+            second = value
+            break
+        seen += cases
+    assert first is not None  # both positions lie within the n values
+    assert second is not None
+    if first_row == second_row:
+        return float(first)
+    return first + (second - first) * (position - first_row)
 
 
 def _share(value: Any) -> float | None:
@@ -279,15 +410,16 @@ def _drop_sort_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def volumes(db: Connection, scope: Scope) -> list[dict[str, Any]]:
     """Referrals per setting per term, next to what the setting expected."""
+    where = _Filter().scope(scope, "c.received_on", "c.")
     rows = await db.fetch(
         f"""SELECT c.area_id, c.setting_id, s.name AS setting_name,
             term_of(c.area_id, c.received_on) AS term, count(*) AS referrals,
             s.expected_per_term AS expected, min(c.received_on) AS first_day
         FROM caseload c LEFT JOIN settings s
             ON s.area_id = c.area_id AND s.setting_id = c.setting_id
-        WHERE c.received_on IS NOT NULL AND {_where("c.received_on", "c.")}
+        WHERE c.received_on IS NOT NULL AND {where.sql}
         GROUP BY 1, 2, 3, 4, 6""",  # noqa: S608 (constant names; values bound)
-        *scope.args(),
+        *where.args,
     )
     result = [dict(r) for r in rows]
     result.sort(key=lambda r: (r["first_day"], r["area_id"], r["setting_id"]))
@@ -303,6 +435,7 @@ async def outcomes(db: Connection, scope: Scope) -> list[dict[str, Any]]:
     order = list(EXCLUSION_ORDER)
     before = exclusion_rank.format(order, "baseline_exclusion")
     after = exclusion_rank.format(order, "outcome_exclusion")
+    where = _Filter().scope(scope, "reviewed_on")
     rows = await db.fetch(
         f"""SELECT area_id, setting_id, count(*) AS reviewed,
             avg(baseline_attendance) AS attendance_before,
@@ -312,9 +445,9 @@ async def outcomes(db: Connection, scope: Scope) -> list[dict[str, Any]]:
             count(*) FILTER (WHERE {after} < {before}) AS exclusion_improved,
             count(*) FILTER (WHERE {after} = {before}) AS exclusion_same,
             count(*) FILTER (WHERE {after} > {before}) AS exclusion_worse
-        FROM caseload WHERE reviewed_on IS NOT NULL AND {_where("reviewed_on")}
+        FROM caseload WHERE reviewed_on IS NOT NULL AND {where.sql}
         GROUP BY area_id, setting_id ORDER BY area_id, setting_id""",  # noqa: S608 (constant names; values bound)
-        *scope.args(),
+        *where.args,
     )
     return [_rounded(dict(r)) for r in rows]
 

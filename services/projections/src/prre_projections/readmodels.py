@@ -10,7 +10,7 @@ catalogue never stops the stream.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -109,8 +109,9 @@ async def record_stage_times(case: CaseFile, connection: Connection) -> None:
         )
         await connection.execute(
             """INSERT INTO stage_times (referral_id, stage, area_id, setting_id,
-                started_on, ended_on, working_days, target_days)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING""",
+                started_on, ended_on, working_days, target_days, term)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, term_of($3, $6))
+            ON CONFLICT DO NOTHING""",
             case["referral_id"], span.stage, case["area_id"], case.get("setting_id"),
             span.started_on, span.ended_on,
             calendar.working_days_between(span.started_on, span.ended_on), target,
@@ -293,8 +294,9 @@ async def _lead_changed(
 async def _terms(
     envelope: EventEnvelope, event: p.TermDatesRecorded, db: Connection
 ) -> None:
-    await db.execute(
-        "DELETE FROM terms WHERE area_id = $1 AND academic_year = $2",
+    replaced = await db.fetch(
+        "DELETE FROM terms WHERE area_id = $1 AND academic_year = $2 "
+        "RETURNING starts_on, ends_on",
         event.area_id,
         event.academic_year,
     )
@@ -304,6 +306,30 @@ async def _terms(
             (event.area_id, event.academic_year, t.name, t.starts_on, t.ends_on)
             for t in event.terms
         ],
+    )
+    spans = [(r["starts_on"], r["ends_on"]) for r in replaced]
+    spans += [(t.starts_on, t.ends_on) for t in event.terms]
+    await _retag_terms(db, event.area_id, spans)
+
+
+TERM_TAIL_DAYS = 75
+"""How long after a recorded term its holiday still counts with it (term_of)."""
+
+
+async def _retag_terms(
+    db: Connection, area_id: str, spans: list[tuple[date, date]]
+) -> None:
+    """Give the area's finished stages that ended while old or new term dates
+    applied the term they fall in now (the term stored with each row)."""
+    if not spans:
+        return
+    await db.execute(
+        """UPDATE stage_times SET term = term_of(area_id, ended_on)
+        WHERE area_id = $1 AND ended_on BETWEEN $2 AND $3
+          AND term IS DISTINCT FROM term_of(area_id, ended_on)""",
+        area_id,
+        min(start for start, _ in spans),
+        max(end for _, end in spans) + timedelta(days=TERM_TAIL_DAYS),
     )
 
 

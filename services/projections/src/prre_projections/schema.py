@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from prre_projections.audit import ensure_audit_trail
+from prre_runtime.consumer import Connection
 
 READ_MODELS = """
 CREATE TABLE IF NOT EXISTS caseload (
@@ -54,6 +55,13 @@ CREATE TABLE IF NOT EXISTS caseload (
 );
 CREATE INDEX IF NOT EXISTS caseload_area_stage ON caseload (area_id, stage);
 CREATE INDEX IF NOT EXISTS caseload_area_received ON caseload (area_id, received_on);
+-- The caseload page lists an area's open cases, oldest first.
+CREATE INDEX IF NOT EXISTS caseload_open ON caseload (area_id, received_on, referral_id)
+    WHERE stage <> 'closed';
+-- The funnel counts milestones without visiting the table's rows.
+CREATE INDEX IF NOT EXISTS caseload_funnel ON caseload (area_id, received_on)
+    INCLUDE (setting_id, triaged_on, accepted_on, consented_on, assessed_on,
+             report_on, feedback_on, reviewed_on, closed_on, triage, decline_reason);
 
 CREATE TABLE IF NOT EXISTS stage_times (
     referral_id uuid NOT NULL,
@@ -66,7 +74,15 @@ CREATE TABLE IF NOT EXISTS stage_times (
     target_days integer,
     PRIMARY KEY (referral_id, stage)
 );
-CREATE INDEX IF NOT EXISTS stage_times_area ON stage_times (area_id, ended_on);
+-- The school term the stage ended in (term_of), stored when the row is
+-- written and refreshed when the area's term dates change.
+ALTER TABLE stage_times ADD COLUMN IF NOT EXISTS term text;
+-- Timeliness reads only these indexes: one area, or the whole region, by day.
+DROP INDEX IF EXISTS stage_times_area;
+CREATE INDEX IF NOT EXISTS stage_times_area_ended ON stage_times (area_id, ended_on)
+    INCLUDE (setting_id, stage, term, working_days, target_days);
+CREATE INDEX IF NOT EXISTS stage_times_ended ON stage_times (ended_on)
+    INCLUDE (area_id, setting_id, stage, term, working_days, target_days);
 
 CREATE TABLE IF NOT EXISTS breaches (
     referral_id uuid NOT NULL,
@@ -181,6 +197,22 @@ async def create_read_models(pool: asyncpg.Pool) -> None:
         await connection.execute("SELECT pg_advisory_lock(7301)")
         try:
             await ensure_audit_trail(connection)  # its owner is not the service
+            upgrading = await _lacks_stage_terms(connection)
             await connection.execute(READ_MODELS)
+            if upgrading:
+                await connection.execute(
+                    "UPDATE stage_times SET term = term_of(area_id, ended_on)"
+                )
         finally:
             await connection.execute("SELECT pg_advisory_unlock(7301)")
+
+
+async def _lacks_stage_terms(connection: Connection) -> bool:
+    """Whether ``stage_times`` exists from before it stored each row's term."""
+    exists: bool = await connection.fetchval(
+        """SELECT to_regclass('stage_times') IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM information_schema.columns
+            WHERE table_schema = current_schema() AND table_name = 'stage_times'
+              AND column_name = 'term')"""
+    )
+    return exists
