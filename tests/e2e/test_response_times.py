@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 import httpx
 import pytest
 
-from e2e.review_journey import Journey, of_type
+from e2e.review_journey import SCHEDULER_WAIT_S, Journey, of_type
 from helpers import Tokens, eventually, new_area
 from prre_runtime.clock import FileClock
 from prre_runtime.stack import Stack
@@ -63,7 +63,9 @@ def test_triage_breaches_after_five_working_days_not_counting_easter(
 
     clock.set(at(date(2027, 4, 6)))
 
-    eventually(lambda: outcome(waiting, "response-time:triage") == "breached")
+    eventually(
+        lambda: outcome(waiting, "response-time:triage") == "breached", SCHEDULER_WAIT_S
+    )
     [breach] = of_type(waiting.published(), "ResponseTimeBreached")
     assert breach.data == {
         "area_id": waiting.area,
@@ -76,7 +78,9 @@ def test_triage_breaches_after_five_working_days_not_counting_easter(
         "breached_on": "2027-04-06",
         "review_id": None,
     }
-    eventually(lambda: outcome(decided, "response-time:triage") == "met")
+    eventually(
+        lambda: outcome(decided, "response-time:triage") == "met", SCHEDULER_WAIT_S
+    )
     assert of_type(decided.published(), "ResponseTimeBreached") == []
     assert outcome(waiting, "response-time:consent") is None  # 6 of 10 days
 
@@ -96,7 +100,10 @@ def test_withdrawn_consent_cancels_the_running_clocks(
     assert cancelled.data["reason"] == "consent-withdrawn"
     untriaged = refer()
     clock.set(at(date(2027, 6, 1)))  # past every target of both referrals
-    eventually(lambda: outcome(untriaged, "response-time:triage") == "breached")
+    eventually(
+        lambda: outcome(untriaged, "response-time:triage") == "breached",
+        SCHEDULER_WAIT_S,
+    )
     assert of_type(withdrawn.published(), "ResponseTimeBreached") == []
 
 
@@ -119,7 +126,9 @@ def test_school_holidays_of_the_areas_terms_do_not_count(
 
     clock.set(at(date(2026, 10, 23)))
 
-    eventually(lambda: outcome(waiting, "response-time:triage") == "breached")
+    eventually(
+        lambda: outcome(waiting, "response-time:triage") == "breached", SCHEDULER_WAIT_S
+    )
     [breach] = of_type(waiting.published(), "ResponseTimeBreached")
     assert breach.data["breached_on"] == "2026-10-23"
     assert breach.data["elapsed_working_days"] == 6  # 11 without the holiday

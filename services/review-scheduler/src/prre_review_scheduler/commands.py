@@ -65,6 +65,9 @@ async def complete_review(
     caller.ensure_role(Role.CLINICIAN)
     referral_id = review["referral_id"]
     await _ensure_case_open(runtime, referral_id)
+    case = await _case(runtime, referral_id)
+    today = runtime.clock.today()
+    case.check_completion(review_id, command.completed_on, today)
     completion = Completion(
         command.completed_on,
         await _baseline(runtime, referral_id),
@@ -72,9 +75,8 @@ async def complete_review(
         command.decision,
         command.notes,
     )
-    case = await _case(runtime, referral_id)
     context = runtime.command_context(caller, _occurred(runtime, command.completed_on))
-    case.complete_review(review_id, completion, runtime.clock.today(), context)
+    case.complete_review(review_id, completion, today, context)
     await save_case(runtime, case, runtime.pool)
 
 

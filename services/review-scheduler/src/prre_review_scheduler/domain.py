@@ -200,12 +200,14 @@ class CaseSchedule(FactAggregate):
         then ReviewDue is recorded first, so every completed review was due.
         """
         review = self.review(review_id)
-        self._ensure_can_complete(review, completion.completed_on, today)
+        self.check_completion(review_id, completion.completed_on, today)
         if not review.is_due:
             self._record_due(review_id, context)
         self.record(completion.event(self, review_id), context)
 
-    def _ensure_can_complete(self, review: Review, on: date, today: date) -> None:
+    def check_completion(self, review_id: uuid.UUID, on: date, today: date) -> None:
+        """Refuse (RuleBroken) a completion the rules of a review do not allow."""
+        review = self.review(review_id)
         if self.cancelled_on:
             raise RuleBroken(
                 f"The case of referral {self.referral_id} was closed on "
