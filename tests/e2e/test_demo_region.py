@@ -38,7 +38,7 @@ def region(running: Stack) -> list[Case]:
     urls = {name: running.url(name) for name in running.services if "#" not in name}
     services = Services(urls, running.token_secret)
     try:
-        return Demo(services, date.today(), seed=11).run(36)
+        return Demo(services, date.today(), seed=11, area_prefix="demo-").run(36)
     finally:
         services.close()
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from area_builders import mobilise
 from helpers import read_topic, unique
 from prre_contracts import Actor, EventEnvelope
 from prre_contracts.events.values import Baseline
@@ -47,7 +48,9 @@ def fill_store(database_url: str, pii_key: str, cases: int) -> int:
     area.enrol_setting(
         "oak", "Oak", "school", None, "Lead", date(2026, 9, 1), context()
     )
+    mobilise(area, context())
     store.save(area)
+    area_events = area.version
     baseline = Baseline(
         attendance_percent=90, suspensions_this_year=0, exclusion_status="none"
     )
@@ -67,7 +70,7 @@ def fill_store(database_url: str, pii_key: str, cases: int) -> int:
         referral.confirm_consent("parent", date(2026, 10, 2), context())
         store.save(referral)
     store.close()
-    return 3 + 2 * cases
+    return area_events + 2 * cases
 
 
 @pytest.fixture

@@ -148,7 +148,7 @@ def _fill(secret: str, urls: dict[str, str], referrals: int, seed: int) -> None:
                 if not console.is_terminal and done == total:
                     console.log(f"{step}: {total} done")
 
-            demo = Demo(services, SystemClock().today(), seed, show)
+            demo = Demo(services, SystemClock().today(), seed, progress=show)
             cases = demo.run(referrals)
     except httpx.TransportError as error:
         raise StackError(

@@ -92,11 +92,15 @@ class AreaPlan:
     referrals: int
 
 
-def region(referrals_per_area: int) -> list[AreaPlan]:
-    """The region the demo builds: three areas in three phases."""
+def region(referrals_per_area: int, prefix: str = "") -> list[AreaPlan]:
+    """The region the demo builds: three areas in three phases.
+
+    ``prefix`` goes before each area's code, so a second demo region can live
+    beside the first on the same system.
+    """
     return [
         AreaPlan(
-            "north-vale",
+            f"{prefix}north-vale",
             "North Vale",
             "england",
             "scale",
@@ -104,7 +108,7 @@ def region(referrals_per_area: int) -> list[AreaPlan]:
             referrals_per_area,
         ),
         AreaPlan(
-            "west-coast",
+            f"{prefix}west-coast",
             "West Coast",
             "wales",
             "pilot",
@@ -112,7 +116,12 @@ def region(referrals_per_area: int) -> list[AreaPlan]:
             referrals_per_area * 2 // 3,
         ),
         AreaPlan(
-            "east-moor", "East Moor", "scotland", "mobilisation", ("em-academy",), 0
+            f"{prefix}east-moor",
+            "East Moor",
+            "scotland",
+            "mobilisation",
+            ("em-academy",),
+            0,
         ),
     ]
 
@@ -242,6 +251,7 @@ class Demo:
     services: Services
     today: date
     seed: int = 2026
+    area_prefix: str = ""
     progress: Progress = lambda step, done, total: None
     rng: random.Random = field(init=False)
 
@@ -250,7 +260,7 @@ class Demo:
 
     def run(self, referrals_per_area: int) -> list[Case]:
         """Build the region; the cases, each with how it ended (if it has)."""
-        areas = region(referrals_per_area)
+        areas = region(referrals_per_area, self.area_prefix)
         for number, area in enumerate(areas, start=1):
             self.set_up(area)
             self.progress("setting up areas", number, len(areas))
