@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from area_builders import mobilise
-from helpers import read_topic, unique
+from helpers import eventually, read_topic, unique
 from prre_contracts import Actor, EventEnvelope
 from prre_contracts.events.values import Baseline
 from prre_referral.domain import ChildDetails, Referral
@@ -180,3 +180,44 @@ def test_relay_republishes_everything_when_the_broker_lost_its_data(
         relay.terminate()
         relay.wait()
         broker.stop()
+
+
+def test_two_relays_of_one_event_store_publish_each_event_once(
+    stack: Stack, relay_database: str, tmp_path: Path
+) -> None:
+    topic = f"prre.{unique('pairtest')}.v1"
+    total = fill_store(relay_database, stack.pii_key, 100)
+    logs = [tmp_path / f"relay-{n}.log" for n in (1, 2)]
+    relays = [
+        start_relay(relay_database, stack.bootstrap_servers, topic, stack.pii_key, log)
+        for log in logs
+    ]
+    try:
+        wait_for_count(stack.bootstrap_servers, topic, total)
+        eventually(lambda: standing_by(logs) is not None)
+        standby = standing_by(logs)
+        assert standby is not None
+
+        # The publishing relay dies; the one standing by takes over.
+        leader = relays[1 - standby]
+        leader.send_signal(signal.SIGKILL)
+        leader.wait()
+        more = fill_store(relay_database, stack.pii_key, 10)
+        wait_for_count(stack.bootstrap_servers, topic, total + more)
+        time.sleep(1.5)  # let a wrongly repeating relay show itself
+    finally:
+        for relay in relays:
+            relay.terminate()
+            relay.wait()
+
+    records = asyncio.run(read_topic(stack.bootstrap_servers, topic, total + more))
+    envelopes = [EventEnvelope.from_json(record.value or b"") for record in records]
+    assert_exactly_once_in_order(envelopes, total + more)
+
+
+def standing_by(logs: list[Path]) -> int | None:
+    """Which relay (by its log) said it stands by while another publishes."""
+    for number, log in enumerate(logs):
+        if log.exists() and "stands by" in log.read_text(errors="replace"):
+            return number
+    return None

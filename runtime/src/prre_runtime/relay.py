@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import zlib
 from collections.abc import Sequence
 
 import asyncpg
@@ -87,6 +88,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self.published_position = 0
         self.published_count = 0
+        self.standing_by = False
 
     async def run_forever(self, retry_after_s: float = 1.0) -> None:
         """Publish until cancelled, starting again after any failure.
@@ -109,9 +111,10 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish until cancelled or until the broker or database fails."""
-        await self._prepare()
         listener = await self._listen_for_new_events()
         try:
+            await self._lead(listener)
+            await self._prepare()
             await self._resume()
             last_check = asyncio.get_running_loop().time()
             while True:
@@ -124,6 +127,25 @@ class OutboxRelay:
                     await self._wait_for_new_events()
         finally:
             await self._close(listener)
+
+    async def _lead(self, listener: asyncpg.Connection) -> None:
+        """Wait until this relay is the one that publishes its event store.
+
+        Several processes of one service share its event store; each runs a
+        relay, but only the holder of a session advisory lock publishes, so
+        the topic does not receive every event once per process. The lock is
+        the listener connection's: it is released when the process stops or
+        dies, and a standby relay then takes over.
+        """
+        key = zlib.crc32(self.topic.encode())
+        while not await listener.fetchval("SELECT pg_try_advisory_lock($1)", key):
+            if not self.standing_by:
+                logger.info(
+                    "relay for %s stands by: another process publishes", self.topic
+                )
+            self.standing_by = True
+            await asyncio.sleep(1.0)
+        self.standing_by = False
 
     def notify(self) -> None:
         """Wake the relay early: a command in this process saved new events."""
