@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from prre_runtime.demo import CRITERIA, AreaPlan, mobilisation
 from prre_runtime.identity import Role, issue_token
 
 SETTING_ID = "bench-school"
@@ -64,23 +65,23 @@ class Journeys:
         )
 
     async def set_up_area(self) -> None:
-        """Register the area, its criteria and one school, as the regional admin."""
+        """Register the area, complete its mobilisation checklist (as the demo
+        region does, with one school) and move it to pilot, as the regional
+        admin."""
         admin = self.bearer(Role.REGIONAL_ADMIN, "*")
+        plan = AreaPlan(
+            self.area_id, "Bench area", "england", "pilot", (SETTING_ID,), 0
+        )
         async with httpx.AsyncClient(
             base_url=self.base_url, headers=admin, timeout=HTTP_TIMEOUT
         ) as client:
             area = {"area_id": self.area_id, "name": "Bench area", "nation": "england"}
             await _send(client, "register area", "/areas", area, 201)
-            criteria = {"criteria": ["At risk of exclusion, with communication needs"]}
             path = f"/areas/{self.area_id}"
-            await _send(client, "define criteria", f"{path}/criteria", criteria, 201)
-            school = {
-                "setting_id": SETTING_ID,
-                "name": "Bench school",
-                "kind": "school",
-                "lead_name": "Bench Lead",
-            }
-            await _send(client, "enrol setting", f"{path}/settings", school, 201)
+            for step, body in mobilisation(plan):
+                await _send(client, step.strip("/"), f"{path}{step}", body, 201)
+            pilot = {"to_phase": "pilot", "changed_on": "2025-09-01"}
+            await _send(client, "move to pilot", f"{path}/phase", pilot, 200)
 
     async def refer(self, client: httpx.AsyncClient) -> uuid.UUID:
         body = await _send(
@@ -107,6 +108,7 @@ def referral_body(area_id: str) -> dict[str, Any]:
             "date_of_birth": born.isoformat(),
         },
         "concerns": ["Struggles to follow spoken instructions in class"],
+        "criteria_met": CRITERIA,
         "baseline": {
             "attendance_percent": 84.0,
             "suspensions_this_year": 1,
