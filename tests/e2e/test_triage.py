@@ -97,6 +97,29 @@ def test_a_referral_is_screened_and_queued_with_a_suggested_priority(
     assert entry["days_waiting"] == 0
 
 
+def test_a_referral_recorded_late_is_screened_on_the_day_it_was_made(
+    referral_api: httpx.Client, triage_api: httpx.Client, tokens: Tokens
+) -> None:
+    area = new_area(referral_api, tokens, "elm", effective_from="2025-01-06")
+    made_on = date.today() - timedelta(days=10)
+    body = referral_body(
+        area, "elm", criteria_met=CRITERIA, referred_on=made_on.isoformat()
+    )
+    received = referral_api.post(
+        "/referrals", json=body, headers=tokens.bearer(Role.REFERRER, area)
+    )
+    assert received.status_code == 201, received.text
+    lead = tokens.bearer(Role.TRIAGE_LEAD, area)
+
+    triaged = eventually(
+        lambda: record(triage_api, received.json()["referral_id"], lead)
+    )
+    queue = triage_api.get(f"/areas/{area}/triage-queue", headers=lead).json()
+
+    assert triaged["screening"]["screened_on"] == made_on.isoformat()
+    assert queue[0]["days_waiting"] == 10
+
+
 def test_a_referral_not_naming_the_criteria_is_screened_as_not_meeting_them(
     triage_api: httpx.Client, lead: Headers, refer: Callable[..., str]
 ) -> None:

@@ -71,8 +71,11 @@ class TriageReactions:
             waiting.criteria, waiting.named, waiting.baseline, waiting.thresholds
         )
         runtime = self._runtime
+        # Screening is automatic on receipt, so it is dated the day the
+        # referral was made, even when that is earlier than today (a referral
+        # recorded late) or the policy it needed arrived a moment later.
         case = TriageCase.screen(
-            waiting.area_id, waiting.referral_id, screening, runtime.clock.today(),
+            waiting.area_id, waiting.referral_id, screening, waiting.referred_on,
             runtime.reaction_context(envelope),
         )  # fmt: skip
         await runtime.store.save(case)
