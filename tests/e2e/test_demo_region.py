@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from helpers import Tokens, eventually
-from prre_runtime.demo import Case, Demo, Services
+from prre_runtime.demo import Case, Demo, DemoError, Services
 from prre_runtime.identity import Role
 from prre_runtime.stack import Stack
 
@@ -123,3 +123,15 @@ def test_the_dashboard_counts_what_the_region_received(
         return bool(steps["received"] == received)
 
     eventually(funnel_received, timeout=60)
+
+
+def test_loading_the_demo_twice_says_how_to_load_another(
+    region: list[Case], running: Stack
+) -> None:
+    urls = {name: running.url(name) for name in running.services if "#" not in name}
+    services = Services(urls, running.token_secret)
+    try:
+        with pytest.raises(DemoError, match=r"already loaded.*--prefix"):
+            Demo(services, date.today(), seed=11, area_prefix="demo-").run(3)
+    finally:
+        services.close()

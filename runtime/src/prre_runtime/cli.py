@@ -113,6 +113,9 @@ def demo_region(
     home: Home = DEFAULT_HOME,
     referrals: Referrals = 60,
     seed: Annotated[int, typer.Option(help="Same seed, same region.")] = 2026,
+    prefix: Annotated[
+        str, typer.Option(help="Put before each area's code, for a second region.")
+    ] = "",
     host: Annotated[str, typer.Option(help="Where the services listen.")] = (
         "127.0.0.1"
     ),
@@ -123,14 +126,16 @@ def demo_region(
     secret = (
         os.environ.get("PRRE_TOKEN_SECRET") or Stack(home=home.resolve()).token_secret
     )
-    _fill(secret, urls, referrals, seed)
+    _fill(secret, urls, referrals, seed, prefix)
 
 
 def _service_urls(stack: Stack) -> dict[str, str]:
     return {name: service.url for name, service in stack.services.items()}
 
 
-def _fill(secret: str, urls: dict[str, str], referrals: int, seed: int) -> None:
+def _fill(
+    secret: str, urls: dict[str, str], referrals: int, seed: int, prefix: str = ""
+) -> None:
     from prre_runtime.demo import Demo, Services
 
     services = Services(urls, secret)
@@ -148,7 +153,7 @@ def _fill(secret: str, urls: dict[str, str], referrals: int, seed: int) -> None:
                 if not console.is_terminal and done == total:
                     console.log(f"{step}: {total} done")
 
-            demo = Demo(services, SystemClock().today(), seed, progress=show)
+            demo = Demo(services, SystemClock().today(), seed, prefix, progress=show)
             cases = demo.run(referrals)
     except httpx.TransportError as error:
         raise StackError(

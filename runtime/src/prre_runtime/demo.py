@@ -220,7 +220,7 @@ class Services:
         ``wait_for`` (a service that has not yet heard an event), then fail."""
         deadline = time.monotonic() + 60
         while True:
-            response = self._send(service, path, role, area, body)
+            response = self.send(service, path, role, area, body)
             if response.status_code < 300:
                 return response.json()
             if response.status_code not in wait_for or time.monotonic() > deadline:
@@ -230,7 +230,7 @@ class Services:
                 )
             time.sleep(0.2)
 
-    def _send(
+    def send(
         self,
         service: str,
         path: str,
@@ -277,13 +277,21 @@ class Demo:
                 area.area_id, body,
             )  # fmt: skip
 
-        self.services.call(
+        registered = self.services.send(
             "referral",
             "/areas",
             Role.REGIONAL_ADMIN,
             "*",
             {"area_id": area.area_id, "name": area.name, "nation": area.nation},
         )
+        if registered.status_code == 409:
+            raise DemoError(
+                f"Area '{area.area_id}' already exists: a demo region is already "
+                "loaded on this system. Start from an empty --home, or load "
+                "another region beside it with --prefix."
+            )
+        if registered.status_code >= 300:
+            raise DemoError(f"referral refused /areas: {registered.text[:300]}")
         for path, body in mobilisation(area):
             admin(path, body)
         if area.phase == "mobilisation":
