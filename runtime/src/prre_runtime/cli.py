@@ -27,6 +27,7 @@ from rich.progress import (
 from rich.table import Table
 
 from prre_runtime.clock import SystemClock
+from prre_runtime.deadletters import deadletters_app
 from prre_runtime.errors import PrreError
 from prre_runtime.identity import Role, issue_token
 from prre_runtime.stack import SERVICES, Stack, StackError
@@ -224,6 +225,8 @@ def relay(
             )
         )
 
+
+app.add_typer(deadletters_app, name="deadletters")
 
 COMMAND_GROUP = "prre.commands"
 """Entry-point group through which service packages add ``prre`` sub-commands.
