@@ -11,9 +11,8 @@ from datetime import UTC, date, datetime
 
 import asyncpg
 import pytest
-from click.testing import Result
 from faststream.kafka import KafkaBroker
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from helpers import read_topic, unique
 from prre_contracts import Actor, Event, EventEnvelope, event_id_for

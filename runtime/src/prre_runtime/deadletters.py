@@ -10,11 +10,16 @@ to the next message, so one bad event does not stop a whole service.
 
 Replay once the cause is gone: the handler's bug is fixed and deployed, the
 missing reference data is in place, or the service now knows a newer event
-type. Replaying publishes the original message again, unchanged, at the end of
-its original topic and partition, with a ``prre_replayed_from`` header naming
-the dead letter. Every consumer of that topic sees it again, but the consumers
-deduplicate by event id, so a service that already handled the event changes
-nothing, and the service that failed gets another chance.
+type. Replaying publishes the original message again, with its key, body and
+headers, at the end of its original topic and partition, with a
+``prre_replayed_from`` header naming the dead letter. Every consumer of that
+topic sees it again, but the consumers deduplicate by event id, so a service
+that already handled the event changes nothing, and the service that failed
+gets another chance. Replaying a letter that was unreadable helps only once
+the consumers can read it: until then every consumer of its topic
+dead-letters the copy again (known shortcoming: replay cannot aim at the one
+consumer group that failed, as Kafka delivers a topic's messages to every
+group).
 
 What was replayed is recorded as a small marker message on
 ``prre.deadletter.<service>.replayed.v1`` (key: the dead letter's offset), so
@@ -338,7 +343,7 @@ async def replay(
         records, offsets, await read_replays(bootstrap, service), again
     )
     for record in chosen:
-        source_of(record)
+        source_of(record)  # refuse before sending anything, not halfway through
     if chosen:
         await ensure_topics(bootstrap, [replayed_topic(service)])
         await _send_all(bootstrap, service, chosen, progress or (lambda *_: None))
