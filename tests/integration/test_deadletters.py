@@ -70,9 +70,13 @@ class Harness:
     bootstrap: str
     fixed: list[bool] = field(default_factory=lambda: [False])
 
-    async def publish(self, event: EventEnvelope) -> None:
+    async def publish(self, event: EventEnvelope, position: int = 0) -> None:
+        """Publish as the relay would, ``position`` being its log position."""
         key = event.partition_key.encode()
-        await self.broker.publish(event.to_json(), topic=self.topic, key=key)
+        headers = {"ce_id": str(event.event_id), "ce_position": str(position)}
+        await self.broker.publish(
+            event.to_json(), topic=self.topic, key=key, headers=headers
+        )
 
     async def written(self) -> list[uuid.UUID]:
         rows = await self.pool.fetch("SELECT event_id FROM written ORDER BY n")
@@ -177,22 +181,27 @@ async def test_replaying_again_changes_nothing_for_a_consumer_that_processed_it(
 ) -> None:
     service = harness.consumer.name
     failing = envelope(BROKEN_AREA)
-    await harness.publish(failing)
-    await harness.settled(1)
+    await harness.publish(failing, position=1)
+    await harness.publish(envelope("area-a"), position=2)
+    await harness.settled(2)
     harness.fixed[0] = True
     await replay(harness.bootstrap, service)
-    await harness.settled(2)
-
-    summary = await replay(harness.bootstrap, service, [0], again=True)
     await harness.settled(3)
 
+    summary = await replay(harness.bootstrap, service, [0], again=True)
+    await harness.settled(4)
+
     assert summary.replayed == [0]
-    assert await harness.written() == [failing.event_id]
+    assert (await harness.written()).count(failing.event_id) == 1
     assert harness.consumer.stats.duplicates == 1
-    copies = await read_topic(harness.bootstrap, harness.topic, 3)
+    on_topic = await read_topic(harness.bootstrap, harness.topic, 4)
+    copies = [r for r in on_topic if dict(r.headers).get("prre_replayed_from")]
+    assert len(copies) == 2
     headers = dict(copies[-1].headers)
     assert headers["prre_replayed_from"].decode().endswith("@0")
+    assert headers["ce_id"].decode() == str(failing.event_id)
     assert "prre_error" not in headers
+    assert headers["ce_position"] == b"2", "the relay must not think data was lost"
     markers = await read_topic(harness.bootstrap, replayed_topic(service), 2)
     assert len(markers) == 2
 
