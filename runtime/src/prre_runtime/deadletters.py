@@ -426,10 +426,11 @@ Bootstrap = Annotated[
     typer.Option(
         "--bootstrap-servers",
         envvar="PRRE_KAFKA_BOOTSTRAP_SERVERS",
-        help="The broker, host:port.",
+        help="The broker, host:port (default: the one `prre up` starts).",
     ),
 ]
-DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+DEFAULT_BOOTSTRAP = "127.0.0.1:19092"
+"""Where `prre up` starts its embedded broker."""
 
 
 @deadletters_app.command("list")
