@@ -74,11 +74,6 @@ class Journey:
         assert response.status_code == 200, response.text
 
     def accept(self) -> None:
-        # The shared referral directory drops an acceptance that overtakes the
-        # referral's arrival (they travel on different topics), so the
-        # assessment service must know of the referral before triage decides.
-        self.known_to_assessment(lambda row: True)
-
         def accepted() -> bool:
             response = self.apis["triage"].post(
                 f"/referrals/{self.id}/triage/accept",
