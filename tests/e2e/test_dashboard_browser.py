@@ -36,7 +36,10 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "screensh
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if CHROMIUM is None:
-        pytest.skip("no system Chromium on this machine (CI installs Debian's)")
+        pytest.fail(
+            "The dashboard's browser test needs the system Chromium: install "
+            "Debian's `chromium` package (as .ci/run does) and run it again."
+        )
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
