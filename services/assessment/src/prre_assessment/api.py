@@ -8,6 +8,7 @@ rule with a 409 whose message says what to do.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
@@ -25,7 +26,7 @@ from prre_assessment.commands import (
     find_record,
     save,
 )
-from prre_assessment.domain import AssessmentRecord, Stakeholder
+from prre_assessment.domain import AssessmentRecord, CaseStatus, Stakeholder
 from prre_assessment.queue import further_support_reviews
 from prre_assessment.views import record_view, report_document
 from prre_contracts.events.values import Action, StakeholderRole
@@ -154,6 +155,22 @@ async def _cancel_if_closed_meanwhile(
         await save(runtime, record, f"cancelled ({case.closed_reason})")
 
 
+Step = Callable[[AssessmentRecord, CaseStatus], str]
+"""Records one step on the booked record; returns what was done, for the log."""
+
+
+async def _record_step(
+    runtime: ServiceRuntime, caller: Principal, referral_id: uuid.UUID, step: Step
+) -> dict[str, Any]:
+    """Load the referral's booked record as a clinician of its area, record one
+    step of the pathway on it, and save it."""
+    case = await authorised_case(runtime, caller, referral_id, ACTING_ROLES)
+    record = await booked_record(runtime, case)
+    done = step(record, case)
+    await save(runtime, record, done)
+    return record_view(record)
+
+
 @assessments.post("/{referral_id}/reschedule")
 async def reschedule(
     referral_id: uuid.UUID,
@@ -161,13 +178,13 @@ async def reschedule(
     caller: Caller,
     runtime: Runtime,
 ) -> dict[str, Any]:
-    case = await authorised_case(runtime, caller, referral_id, ACTING_ROLES)
-    record = await booked_record(runtime, case)
-    record.reschedule(
-        case, body.scheduled_for, body.reason, context(runtime, caller, None)
-    )
-    await save(runtime, record, "rescheduled")
-    return record_view(record)
+    def step(record: AssessmentRecord, case: CaseStatus) -> str:
+        record.reschedule(
+            case, body.scheduled_for, body.reason, context(runtime, caller, None)
+        )
+        return "rescheduled"
+
+    return await _record_step(runtime, caller, referral_id, step)
 
 
 @assessments.post("/{referral_id}/non-attendance")
@@ -177,28 +194,27 @@ async def record_non_attendance(
     caller: Caller,
     runtime: Runtime,
 ) -> dict[str, Any]:
-    case = await authorised_case(runtime, caller, referral_id, ACTING_ROLES)
-    record = await booked_record(runtime, case)
-    missed_on = body.missed_on or record.booking.scheduled_for
-    record.record_non_attendance(
-        case, missed_on, body.reason, context(runtime, caller, missed_on)
-    )
-    await save(runtime, record, "not attended")
-    return record_view(record)
+    def step(record: AssessmentRecord, case: CaseStatus) -> str:
+        missed_on = body.missed_on or record.booking.scheduled_for
+        record.record_non_attendance(
+            case, missed_on, body.reason, context(runtime, caller, missed_on)
+        )
+        return "not attended"
+
+    return await _record_step(runtime, caller, referral_id, step)
 
 
 @assessments.post("/{referral_id}/complete")
 async def complete(
     referral_id: uuid.UUID, body: CompleteAssessment, caller: Caller, runtime: Runtime
 ) -> dict[str, Any]:
-    case = await authorised_case(runtime, caller, referral_id, ACTING_ROLES)
-    record = await booked_record(runtime, case)
-    on = body.completed_on or runtime.clock.today()
-    record.complete(
-        case, on, body.communication_needs, context(runtime, caller, body.completed_on)
-    )
-    await save(runtime, record, "completed")
-    return record_view(record)
+    def step(record: AssessmentRecord, case: CaseStatus) -> str:
+        on = body.completed_on or runtime.clock.today()
+        ctx = context(runtime, caller, body.completed_on)
+        record.complete(case, on, body.communication_needs, ctx)
+        return "completed"
+
+    return await _record_step(runtime, caller, referral_id, step)
 
 
 @assessments.post("/{referral_id}/report", status_code=201)
@@ -206,16 +222,17 @@ async def issue_report(
     referral_id: uuid.UUID, body: IssueReport, caller: Caller, runtime: Runtime
 ) -> dict[str, Any]:
     """Issue the written report (version 1) of a completed assessment."""
-    case = await authorised_case(runtime, caller, referral_id, ACTING_ROLES)
-    record = await booked_record(runtime, case)
-    on = body.issued_on or runtime.clock.today()
-    people = [person.stakeholder() for person in body.shared_with]
-    record.issue_report(
-        case, body.text, people, on, body.author_name,
-        context(runtime, caller, body.issued_on),
-    )  # fmt: skip
-    await save(runtime, record, "report issued")
-    return record_view(record)
+
+    def step(record: AssessmentRecord, case: CaseStatus) -> str:
+        on = body.issued_on or runtime.clock.today()
+        people = [person.stakeholder() for person in body.shared_with]
+        record.issue_report(
+            case, body.text, people, on, body.author_name,
+            context(runtime, caller, body.issued_on),
+        )  # fmt: skip
+        return "report issued"
+
+    return await _record_step(runtime, caller, referral_id, step)
 
 
 @assessments.post("/{referral_id}/report/amendments", status_code=201)
@@ -223,16 +240,17 @@ async def amend_report(
     referral_id: uuid.UUID, body: AmendReport, caller: Caller, runtime: Runtime
 ) -> dict[str, Any]:
     """Issue a corrected report as a new version."""
-    case = await authorised_case(runtime, caller, referral_id, ACTING_ROLES)
-    record = await booked_record(runtime, case)
-    on = body.amended_on or runtime.clock.today()
-    people = [person.stakeholder() for person in body.shared_with]
-    record.amend_report(
-        case, body.text, body.reason, people, on,
-        context(runtime, caller, body.amended_on),
-    )  # fmt: skip
-    await save(runtime, record, f"report version {len(record.reports)}")
-    return record_view(record)
+
+    def step(record: AssessmentRecord, case: CaseStatus) -> str:
+        on = body.amended_on or runtime.clock.today()
+        people = [person.stakeholder() for person in body.shared_with]
+        record.amend_report(
+            case, body.text, body.reason, people, on,
+            context(runtime, caller, body.amended_on),
+        )  # fmt: skip
+        return f"report version {len(record.reports)}"
+
+    return await _record_step(runtime, caller, referral_id, step)
 
 
 @assessments.get(
@@ -262,14 +280,14 @@ async def hold_feedback_meeting(
     caller: Caller,
     runtime: Runtime,
 ) -> dict[str, Any]:
-    case = await authorised_case(runtime, caller, referral_id, ACTING_ROLES)
-    record = await booked_record(runtime, case)
-    people = [person.stakeholder() for person in body.attendees]
-    record.hold_feedback_meeting(
-        case, body.held_on, people, context(runtime, caller, body.held_on)
-    )
-    await save(runtime, record, "feedback meeting held")
-    return record_view(record)
+    def step(record: AssessmentRecord, case: CaseStatus) -> str:
+        people = [person.stakeholder() for person in body.attendees]
+        record.hold_feedback_meeting(
+            case, body.held_on, people, context(runtime, caller, body.held_on)
+        )
+        return "feedback meeting held"
+
+    return await _record_step(runtime, caller, referral_id, step)
 
 
 @assessments.post("/{referral_id}/action-plan", status_code=201)
@@ -277,17 +295,17 @@ async def agree_action_plan(
     referral_id: uuid.UUID, body: AgreeActionPlan, caller: Caller, runtime: Runtime
 ) -> dict[str, Any]:
     """Record the action plan agreed at the feedback meeting."""
-    case = await authorised_case(runtime, caller, referral_id, ACTING_ROLES)
-    record = await booked_record(runtime, case)
-    weeks = _review_weeks(body)
     further = await further_support_reviews(runtime.pool, referral_id)
-    on = body.agreed_on or runtime.clock.today()
-    record.agree_action_plan(
-        case, body.actions, weeks, on, further,
-        context(runtime, caller, body.agreed_on),
-    )  # fmt: skip
-    await save(runtime, record, "action plan agreed")
-    return record_view(record)
+
+    def step(record: AssessmentRecord, case: CaseStatus) -> str:
+        on = body.agreed_on or runtime.clock.today()
+        record.agree_action_plan(
+            case, body.actions, _review_weeks(body), on, further,
+            context(runtime, caller, body.agreed_on),
+        )  # fmt: skip
+        return "action plan agreed"
+
+    return await _record_step(runtime, caller, referral_id, step)
 
 
 def _review_weeks(body: AgreeActionPlan) -> int | None:
