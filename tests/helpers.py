@@ -6,13 +6,15 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
+from prre_contracts import Actor, EventEnvelope, event_id_for
+from prre_contracts.events.referral import ConsentConfirmed
 from prre_runtime.identity import Role, issue_token
 from prre_runtime.kafka import stop_reader
 
@@ -216,3 +218,35 @@ def referral_body(area_id: str, setting_id: str, **overrides: Any) -> dict[str, 
     }
     body.update(overrides)
     return body
+
+
+def consent_envelope(
+    area_id: str,
+    referral_id: uuid.UUID | None = None,
+    version: int = 2,
+    subject: str = "tester@example.org",
+) -> EventEnvelope:
+    """A ConsentConfirmed envelope as the referral service's relay publishes it."""
+    referral_id = referral_id or uuid.uuid4()
+    data = ConsentConfirmed(
+        area_id=area_id,
+        referral_id=referral_id,
+        given_by="parent",
+        confirmed_on=date(2026, 11, 2),
+    )
+    now = datetime.now(UTC)
+    return EventEnvelope(
+        event_id=event_id_for("referral", referral_id, version),
+        event_type="ConsentConfirmed",
+        schema_version=1,
+        source="referral",
+        area_id=area_id,
+        partition_key=str(referral_id),
+        aggregate_id=referral_id,
+        aggregate_version=version,
+        occurred_at=now,
+        recorded_at=now,
+        actor=Actor(subject=subject, role="referrer"),
+        correlation_id=uuid.uuid4(),
+        data=data.model_dump(mode="json"),
+    )

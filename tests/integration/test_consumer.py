@@ -5,15 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 
 import asyncpg
 import pytest
 from faststream.kafka import KafkaBroker
 
-from helpers import read_topic, unique
-from prre_contracts import Actor, Event, EventEnvelope, event_id_for
-from prre_contracts.events.referral import ConsentConfirmed
+from helpers import consent_envelope, read_topic, unique
+from prre_contracts import Event, EventEnvelope
 from prre_runtime.consumer import Connection, IdempotentConsumer
 from prre_runtime.kafka import ensure_topics
 from prre_runtime.stack import Stack, with_database
@@ -22,28 +20,7 @@ pytestmark = pytest.mark.slow
 
 
 def envelope(referral_id: uuid.UUID, version: int, area_id: str) -> EventEnvelope:
-    data = ConsentConfirmed(
-        area_id=area_id,
-        referral_id=referral_id,
-        given_by="parent",
-        confirmed_on=date(2026, 11, 2),
-    )
-    now = datetime.now(UTC)
-    return EventEnvelope(
-        event_id=event_id_for("referral", referral_id, version),
-        event_type="ConsentConfirmed",
-        schema_version=1,
-        source="referral",
-        area_id=area_id,
-        partition_key=str(referral_id),
-        aggregate_id=referral_id,
-        aggregate_version=version,
-        occurred_at=now,
-        recorded_at=now,
-        actor=Actor(subject="consumer-test", role="referrer"),
-        correlation_id=uuid.uuid4(),
-        data=data.model_dump(mode="json"),
-    )
+    return consent_envelope(area_id, referral_id, version, "consumer-test")
 
 
 @dataclass

@@ -7,16 +7,14 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 
 import asyncpg
 import pytest
 from faststream.kafka import KafkaBroker
 from typer.testing import CliRunner, Result
 
-from helpers import read_topic, unique
-from prre_contracts import Actor, Event, EventEnvelope, event_id_for
-from prre_contracts.events.referral import ConsentConfirmed
+from helpers import consent_envelope, read_topic, unique
+from prre_contracts import Event, EventEnvelope
 from prre_runtime.cli import app
 from prre_runtime.consumer import Connection, IdempotentConsumer
 from prre_runtime.deadletters import (
@@ -34,29 +32,7 @@ BROKEN_AREA = "area-with-a-bug"
 
 
 def envelope(area_id: str) -> EventEnvelope:
-    referral_id = uuid.uuid4()
-    data = ConsentConfirmed(
-        area_id=area_id,
-        referral_id=referral_id,
-        given_by="parent",
-        confirmed_on=date(2026, 11, 2),
-    )
-    now = datetime.now(UTC)
-    return EventEnvelope(
-        event_id=event_id_for("referral", referral_id, 2),
-        event_type="ConsentConfirmed",
-        schema_version=1,
-        source="referral",
-        area_id=area_id,
-        partition_key=str(referral_id),
-        aggregate_id=referral_id,
-        aggregate_version=2,
-        occurred_at=now,
-        recorded_at=now,
-        actor=Actor(subject="deadletter-test", role="referrer"),
-        correlation_id=uuid.uuid4(),
-        data=data.model_dump(mode="json"),
-    )
+    return consent_envelope(area_id, subject="deadletter-test")
 
 
 @dataclass
